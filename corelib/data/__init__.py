@@ -17,6 +17,7 @@ from corelib.data.registry import (  # noqa: F401
     status,
 )
 from corelib.data.io import Volume, read_nifti  # noqa: F401
+from corelib.data.preprocess import *  # noqa: F401,F403
 from corelib.data.packaged import *  # noqa: F401,F403
 from corelib.data.remote import *  # noqa: F401,F403
 from corelib.data.datasets import *  # noqa: F401,F403

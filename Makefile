@@ -1,0 +1,80 @@
+# `make book` and `make test` set themselves up on first use: a virtualenv with the pinned stack
+# (requirements/pins.txt), corelib installed editable, and the Debian data packages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA_STAMP := $(VENV)/.data-packages
+JB_CONFIG_NOEXEC := _build/_config.noexec.yml
+SCORECARD := book/_generated/scorecard.md
+
+# The offline mirror beside the repository (CI, offline machines) is searched first when present.
+ifneq ($(wildcard ../shared/data),)
+export CORELIB_DATA_MIRROR ?= $(abspath ../shared/data)
+endif
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: help setup data book test unit notebooks book-check scorecard sync clean
+
+help:
+	@echo "make book    execute the notebooks and build the HTML book into _build/html/"
+	@echo "make test    unit tests, every notebook under nbval (quick profile), book build with -W"
+	@echo "make sync    re-pair notebooks/*.py with their .ipynb (jupytext) and strip outputs"
+	@echo "make data    install the Debian data packages (apt-get; needs root or sudo)"
+	@echo "make clean   remove build outputs, caches and results"
+
+setup: $(STAMP) $(DATA_STAMP)
+
+$(STAMP): requirements/pins.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements/pins.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(DATA_STAMP): scripts/install_data_packages.sh
+	bash scripts/install_data_packages.sh
+	@mkdir -p $(VENV) && touch $@
+
+data:
+	bash scripts/install_data_packages.sh
+
+scorecard: setup
+	@mkdir -p $(dir $(SCORECARD))
+	$(PY) -m corelib.report --out $(SCORECARD) --map book/survey_map.md
+
+book: setup scorecard
+	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
+	$(MAKE) --no-print-directory scorecard
+	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
+	@echo "Open _build/html/index.html"
+
+unit: setup
+	$(PY) -m pytest tests -q
+
+notebooks: setup
+	CORELIB_PROFILE=$${CORELIB_PROFILE:-quick} $(PY) scripts/run_notebooks.py
+
+book-check: setup scorecard
+	@mkdir -p _build
+	sed 's/execute_notebooks: cache/execute_notebooks: "off"/' _config.yml > $(JB_CONFIG_NOEXEC)
+	$(VENV)/bin/jupyter-book build . --config $(JB_CONFIG_NOEXEC) --path-output _build/check \
+		--builder html -W -n --keep-going --all
+
+test: setup
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory unit && \
+	$(MAKE) --no-print-directory notebooks && \
+	$(MAKE) --no-print-directory book-check && \
+	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
+
+sync: setup
+	$(VENV)/bin/jupytext --sync notebooks/*/*.py
+	$(PY) scripts/strip_outputs.py notebooks
+
+clean:
+	rm -rf _build results book/_generated .pytest_cache .jupyter_cache
+	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +

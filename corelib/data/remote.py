@@ -1,0 +1,377 @@
+"""Datasets that come from the internet: found in the offline mirror first, else downloaded once.
+
+* ``msd_hippocampus``: Medical Segmentation Decathlon Task04 (260 labelled T1 MRI crops).
+* ``ants_slices``: the six classic 2D T1 brain slices of ANTs/ANTsPy (r16 ... r85).
+* ``medmnist``: MedMNIST v2 ``.npz`` files (BreastMNIST by default).
+
+Each folder has the official layout, so the mirror (``CORELIB_DATA_MIRROR``) and the download
+cache (``CORELIB_DATA``) look the same. Every file is checked; a bad one raises
+:class:`CorruptFileError` with its path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from corelib.data import fetch
+from corelib.data.io import Volume, read_nifti
+from corelib.data.registry import (
+    CorruptFileError,
+    DataNotFoundError,
+    DatasetCard,
+    _not_found_message,
+    cache,
+    card,
+    file_digest,
+    locate,
+    mirror,
+    register,
+)
+
+__all__ = [
+    "ANTS_SLICE_NAMES",
+    "HippocampusCase",
+    "MEDMNIST_FLAGS",
+    "hippocampus_ids",
+    "load_ants_slice",
+    "load_ants_slices",
+    "load_hippocampus",
+    "load_medmnist",
+]
+
+# ============================================================================ MSD Task04 Hippocampus
+MSD_TASK = "Task04_Hippocampus"
+# The address and md5 that MONAI's DecathlonDataset uses for the official task tar.
+MSD_URL = "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task04_Hippocampus.tar"
+MSD_MD5 = "9d24dba78a72977dbd1d2e110310f31b"
+HIPPOCAMPUS_LABELS = {0: "background", 1: "anterior", 2: "posterior"}
+
+
+def _fetch_msd(folder: Path) -> None:
+    """Download the official task tar into ``folder`` and extract it there safely."""
+    archive = Path(folder) / f"{MSD_TASK}.tar"
+    fetch.download(MSD_URL, archive, md5=MSD_MD5 or None)
+    fetch.safe_extract(archive, folder)
+    archive.unlink()
+
+
+register(DatasetCard(
+    name="msd_hippocampus",
+    title="Medical Segmentation Decathlon, Task04 Hippocampus",
+    files=(f"{MSD_TASK}/dataset.json",),
+    sources=(mirror("msd"), cache("msd", url=MSD_URL, download=_fetch_msd, md5=MSD_MD5)),
+    licence="CC BY-SA 4.0",
+    citation=("Antonelli M. et al., The Medical Segmentation Decathlon, Nat Commun 13, 4128 (2022); "
+              "Simpson A.L. et al., arXiv:1902.09063 (2019)"),
+    chapters=("3.1", "3.2"),
+    version="MSD 2018 release, Task04_Hippocampus.tar",
+    description="260 T1 MRI crops (about 35x50x35, 1 mm) with anterior (1) and posterior (2) "
+                "hippocampus labels.",
+))
+
+
+@dataclass
+class HippocampusCase:
+    """One training case: float32 image and uint8 label (0 background, 1 anterior, 2 posterior)."""
+
+    case_id: str
+    image: Volume
+    label: Volume
+
+
+def _task_dir() -> Path:
+    return locate("msd_hippocampus") / MSD_TASK
+
+
+def _training_entries(task: Path) -> list[tuple[str, Path, Path]]:
+    """(case id, image path, label path) for each training entry of dataset.json."""
+    path = task / "dataset.json"
+    try:
+        entries = json.loads(path.read_text())["training"]
+        pairs = [(task / e["image"], task / e["label"]) for e in entries]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"{path}: not a valid Decathlon dataset.json "
+                               f"({type(exc).__name__}: {exc})") from exc
+    return [(img.name.split(".")[0], img, lab) for img, lab in pairs]
+
+
+def hippocampus_ids() -> list[str]:
+    """Case ids (``hippocampus_001`` ...) of the training entries whose files exist."""
+    return [cid for cid, img, lab in _training_entries(_task_dir()) if img.exists() and lab.exists()]
+
+
+_CASE_CACHE: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray, Volume, Volume]] = {}
+
+
+def _read_case(case_id: str, img_path: Path, lab_path: Path) -> HippocampusCase:
+    key = (str(img_path), img_path.stat().st_mtime_ns, lab_path.stat().st_mtime_ns)
+    if key not in _CASE_CACHE:
+        image = read_nifti(img_path, dtype=np.float32)
+        label = read_nifti(lab_path, dtype=None)
+        if image.shape != label.shape:
+            raise CorruptFileError(f"{lab_path}: label shape {label.shape} differs from image "
+                                   f"shape {image.shape} of {img_path}")
+        values = np.unique(label.array)
+        if not set(values.tolist()) <= set(HIPPOCAMPUS_LABELS):
+            raise CorruptFileError(f"{lab_path}: label values {values.tolist()[:10]} are not "
+                                   "a subset of {0, 1, 2}")
+        _CASE_CACHE[key] = (image.array, label.array.astype(np.uint8), image, label)
+    img_arr, lab_arr, image, label = _CASE_CACHE[key]
+    meta = {"case_id": case_id, "dataset": "msd_hippocampus"}
+    return HippocampusCase(
+        case_id,
+        Volume(img_arr.copy(), image.spacing, image.affine.copy(), {**image.meta, **meta}),
+        Volume(lab_arr.copy(), label.spacing, label.affine.copy(),
+               {**label.meta, **meta, "labels": dict(HIPPOCAMPUS_LABELS)}),
+    )
+
+
+def load_hippocampus(cases: int | Sequence[str] | None = None) -> list[HippocampusCase]:
+    """Load MSD Task04 training cases: all (``None``), the first ``n`` (int), or the given ids.
+
+    Images are float32 (55 mirror images were stored as uint8: normalise each volume before use);
+    labels are uint8 in {0, 1, 2}. Volumes are cached in-process, so reloading is fast.
+    """
+    entries = {cid: (img, lab) for cid, img, lab in _training_entries(_task_dir())
+               if img.exists() and lab.exists()}
+    if cases is None:
+        ids = list(entries)
+    elif isinstance(cases, int):
+        ids = list(entries)[:cases]
+    else:
+        ids = list(cases)
+        unknown = [c for c in ids if c not in entries]
+        if unknown:
+            raise ValueError(f"unknown hippocampus case ids {unknown[:5]}; "
+                             f"valid ids look like {next(iter(entries), 'hippocampus_001')!r}")
+    return [_read_case(cid, *entries[cid]) for cid in ids]
+
+
+# ====================================================================================== ANTs slices
+ANTS_SLICE_NAMES: tuple[str, ...] = ("r16", "r27", "r30", "r62", "r64", "r85")
+# The figshare files that ANTsPy's ``ants.get_data`` downloads; the ANTsPy repository's raw
+# ``data/`` folder is the fallback.
+ANTS_URLS = {
+    "r16": "https://ndownloader.figshare.com/files/28726512",
+    "r27": "https://ndownloader.figshare.com/files/28726515",
+    "r30": "https://ndownloader.figshare.com/files/28726518",
+    "r62": "https://ndownloader.figshare.com/files/28726521",
+    "r64": "https://ndownloader.figshare.com/files/28726524",
+    "r85": "https://ndownloader.figshare.com/files/28726527",
+}
+ANTS_RAW_URL = "https://raw.githubusercontent.com/ANTsX/ANTsPy/master/data/{name}slice.jpg"
+
+
+def _fetch_ants(folder: Path) -> None:
+    """Download each missing slice, from figshare or else the ANTsPy repository."""
+    for name in ANTS_SLICE_NAMES:
+        dest = Path(folder) / f"{name}slice.jpg"
+        if dest.exists():
+            continue
+        try:
+            fetch.download(ANTS_URLS[name], dest)
+        except Exception:
+            fetch.download(ANTS_RAW_URL.format(name=name), dest)
+
+
+register(DatasetCard(
+    name="ants_slices",
+    title="ANTs 2D brain slices r16, r27, r30, r62, r64, r85",
+    files=tuple(f"{n}slice.jpg" for n in ANTS_SLICE_NAMES),
+    sources=(mirror("ants_slices"),
+             cache("ants_slices", url=ANTS_URLS["r16"].rsplit("/", 1)[0], download=_fetch_ants)),
+    licence="Apache-2.0",
+    citation=("Avants B.B. et al., A reproducible evaluation of ANTs similarity metric performance "
+              "in brain image registration, NeuroImage 54(3), 2033-2044 (2011); Tustison N.J. et al., "
+              "The ANTsX ecosystem, Sci Rep 11, 9068 (2021)"),
+    chapters=("3.1",),
+    version="ANTsPy get_data slices (figshare 28726512-28726527)",
+    description="Six 256x256 T1 brain slices of different subjects, for 2D registration.",
+))
+
+
+def load_ants_slice(name: str) -> Volume:
+    """One ANTs slice (``"r16"`` ...) as a float32 2D grey Volume with 1 mm spacing."""
+    from PIL import Image
+
+    key = name.removesuffix("slice.jpg").removesuffix("slice")
+    if key not in ANTS_SLICE_NAMES:
+        raise ValueError(f"unknown ANTs slice {name!r}; valid names: {', '.join(ANTS_SLICE_NAMES)}")
+    path = locate("ants_slices") / f"{key}slice.jpg"
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert("L"), dtype=np.float32)
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ... for broken files
+        raise CorruptFileError(f"{path}: cannot decode JPEG ({type(exc).__name__}: {exc}); "
+                               "the file is truncated or corrupt. Delete it and fetch it again.") from exc
+    return Volume(array, (1.0, 1.0), None, {"source": str(path), "name": key, "dataset": "ants_slices"})
+
+
+def load_ants_slices() -> dict[str, Volume]:
+    """All six ANTs slices, by name."""
+    return {name: load_ants_slice(name) for name in ANTS_SLICE_NAMES}
+
+
+# ========================================================================================= MedMNIST
+_ZENODO = "https://zenodo.org/record/6496656/files/{flag}.npz?download=1"
+# sha256 of the mirror's re-saved BreastMNIST (its md5 differs from the official file's).
+BREASTMNIST_MIRROR_SHA256 = "0f599db83baf94298d600419608e3ebebcc491d1e5d6031d2ffcf5629e919481"
+
+
+@dataclass(frozen=True)
+class _FlagInfo:
+    md5: str
+    sizes: tuple[int, int, int]  # train, val, test
+    channels: int
+    classes: tuple[str, ...]
+
+
+# From MedMNIST v2's medmnist/info.py (Zenodo record 6496656).
+MEDMNIST_INFO: dict[str, _FlagInfo] = {
+    "breastmnist": _FlagInfo("750601b1f35ba3300ea97c75c52ff8f6", (546, 78, 156), 1,
+                             ("malignant", "normal, benign")),
+    "pneumoniamnist": _FlagInfo("28209eda62fecd6e6a2d98b1501bb15f", (4708, 524, 624), 1,
+                                ("normal", "pneumonia")),
+    "dermamnist": _FlagInfo("0744692d530f8e62ec473284d019b0c7", (7007, 1003, 2005), 3, (
+        "actinic keratoses and intraepithelial carcinoma", "basal cell carcinoma",
+        "benign keratosis-like lesions", "dermatofibroma", "melanoma", "melanocytic nevi",
+        "vascular lesions")),
+    "organamnist": _FlagInfo("866b832ed4eeba67bfb9edee1d5544e6", (34581, 6491, 17778), 1, (
+        "bladder", "femur-left", "femur-right", "heart", "kidney-left", "kidney-right", "liver",
+        "lung-left", "lung-right", "pancreas", "spleen")),
+    "bloodmnist": _FlagInfo("7053d0359d879ad8a5505303e11de1dc", (11959, 1712, 3421), 3, (
+        "basophil", "eosinophil", "erythroblast", "immature granulocytes", "lymphocyte",
+        "monocyte", "neutrophil", "platelet")),
+}
+MEDMNIST_FLAGS: tuple[str, ...] = tuple(MEDMNIST_INFO)
+_SPLITS = ("train", "val", "test")
+MEDMNIST_KEYS = tuple(f"{s}_{k}" for s in _SPLITS for k in ("images", "labels"))
+
+
+def _fetch_medmnist(flag: str, folder: Path) -> None:
+    fetch.download(_ZENODO.format(flag=flag), Path(folder) / f"{flag}.npz", md5=MEDMNIST_INFO[flag].md5)
+
+
+register(DatasetCard(
+    name="medmnist",
+    title="MedMNIST v2 (BreastMNIST by default)",
+    files=("breastmnist.npz",),
+    sources=(mirror("medmnist"),
+             cache("medmnist", url=_ZENODO.format(flag="breastmnist"),
+                   download=lambda folder: _fetch_medmnist("breastmnist", folder),
+                   md5=MEDMNIST_INFO["breastmnist"].md5)),
+    licence="CC BY 4.0",
+    citation=("Yang J. et al., MedMNIST v2: a large-scale lightweight benchmark for 2D and 3D "
+              "biomedical image classification, Sci Data 10, 41 (2023); BreastMNIST from "
+              "Al-Dhabyani W. et al., Data in Brief 28, 104863 (2020)"),
+    chapters=("4.1",),
+    version="MedMNIST v2 (Zenodo 6496656)",
+    description="28x28 2D classification sets in the official npz layout.",
+))
+
+
+def _medmnist_path(flag: str, download: bool) -> Path:
+    """The ``{flag}.npz`` file in the mirror or cache, downloading it into the cache if allowed."""
+    if flag == "breastmnist":
+        return locate("medmnist", download=download) / "breastmnist.npz"
+    base = card("medmnist")
+    sources = tuple(dataclasses.replace(s, url=_ZENODO.format(flag=flag), md5=MEDMNIST_INFO[flag].md5,
+                                        download=lambda folder: _fetch_medmnist(flag, folder))
+                    if s.kind == "cache" else s for s in base.sources)
+    flag_card = dataclasses.replace(base, files=(f"{flag}.npz",), sources=sources)
+    hit = flag_card.found_in()
+    if hit is not None:
+        return hit[1] / f"{flag}.npz"
+    errors = []
+    if download:
+        for s in sources:
+            if s.kind == "cache":
+                try:
+                    s.download(s.folder())
+                    return s.folder() / f"{flag}.npz"
+                except CorruptFileError:
+                    raise
+                except Exception as exc:
+                    errors.append(f"download from {s.url} failed: {exc}")
+    raise DataNotFoundError(_not_found_message(flag_card, errors))
+
+
+def _check_digest(path: Path, flag: str) -> None:
+    """The official md5, or for BreastMNIST also the mirror file's sha256."""
+    md5 = MEDMNIST_INFO[flag].md5
+    if flag == "breastmnist" and file_digest(path, "sha256") == BREASTMNIST_MIRROR_SHA256:
+        return
+    actual = file_digest(path, "md5")
+    if actual != md5:
+        raise CorruptFileError(f"{path}: md5 {actual} is not the official {flag} md5 {md5}"
+                               + (f" nor the mirror's sha256 {BREASTMNIST_MIRROR_SHA256}"
+                                  if flag == "breastmnist" else "")
+                               + "; the file is corrupt or another version. Delete it and fetch it again.")
+
+
+def _validate_medmnist(raw: dict[str, np.ndarray], flag: str, path: Path) -> None:
+    info = MEDMNIST_INFO[flag]
+    missing = [k for k in MEDMNIST_KEYS if k not in raw]
+    if missing:
+        raise CorruptFileError(f"{path}: missing keys {missing} (has {sorted(raw)})")
+    image_shape = (28, 28) if info.channels == 1 else (28, 28, info.channels)
+    for split, expected in zip(_SPLITS, info.sizes):
+        images, labels = raw[f"{split}_images"], raw[f"{split}_labels"]
+        for key, arr in ((f"{split}_images", images), (f"{split}_labels", labels)):
+            if arr.dtype != np.uint8:
+                raise CorruptFileError(f"{path}: {key} has dtype {arr.dtype}, expected uint8")
+        if images.shape[1:] != image_shape:
+            raise CorruptFileError(f"{path}: {split}_images has shape {images.shape}, "
+                                   f"expected (N, {', '.join(map(str, image_shape))})")
+        if labels.shape != (len(images), 1):
+            raise CorruptFileError(f"{path}: {split}_labels has shape {labels.shape}, "
+                                   f"expected ({len(images)}, 1) to match {split}_images")
+        if len(images) != expected:
+            raise CorruptFileError(f"{path}: {split} split has {len(images)} samples, "
+                                   f"expected {expected} for {flag}")
+        if labels.size and labels.max() >= len(info.classes):
+            raise CorruptFileError(f"{path}: {split}_labels has label {labels.max()}, "
+                                   f"but {flag} has {len(info.classes)} classes")
+
+
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def load_medmnist(flag: str = "breastmnist", download: bool = True, verify: bool = True) -> dict[str, Any]:
+    """Load a MedMNIST v2 ``.npz`` as a dict, checked against the official layout.
+
+    Keys: ``train_images``, ``val_images``, ``test_images`` (uint8, (N, 28, 28) or (N, 28, 28, 3)),
+    ``train_labels`` ... (int64, (N,)), ``n_classes``, ``class_names``, ``flag`` and ``path``. A
+    truncated file, wrong keys, dtypes, shapes or split sizes, or (with ``verify``) an unknown
+    checksum raise :class:`CorruptFileError` naming the file.
+    """
+    flag = flag.lower()
+    if flag not in MEDMNIST_INFO:
+        raise ValueError(f"unsupported MedMNIST flag {flag!r}; supported: {', '.join(MEDMNIST_FLAGS)}")
+    path = _medmnist_path(flag, download)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
+        raise CorruptFileError(f"{path}: cannot read npz ({type(exc).__name__}: {exc}); the file is "
+                               "truncated or corrupt. Delete it and fetch it again.") from exc
+    _validate_medmnist(raw, flag, path)
+    stat = os.stat(path)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if verify and key not in _VERIFIED:
+        _check_digest(path, flag)
+        _VERIFIED.add(key)
+    out: dict[str, Any] = {}
+    for split in _SPLITS:
+        out[f"{split}_images"] = raw[f"{split}_images"]
+        out[f"{split}_labels"] = raw[f"{split}_labels"].reshape(-1).astype(np.int64)
+    info = MEDMNIST_INFO[flag]
+    out.update(n_classes=len(info.classes), class_names=info.classes, flag=flag, path=str(path))
+    return out
