@@ -14,7 +14,6 @@ ifneq ($(wildcard ../shared/data),)
 export CORELIB_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: help setup data book test unit notebooks book-check scorecard sync clean
 

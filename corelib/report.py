@@ -37,9 +37,16 @@ _notebook: str | None = None
 
 
 def results_dir() -> Path:
-    """``$CORELIB_RESULTS``, else ``<repo root>/results``."""
+    """``$CORELIB_RESULTS``, else ``<repo root>/results`` in a checkout, else ``./results``.
+
+    A checkout is recognised by the ``pyproject.toml`` beside the package (an editable install);
+    an installed corelib (Colab) writes next to the notebook instead of into site-packages.
+    """
     env = os.environ.get(RESULTS_ENV, "").strip()
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "results"
+    if env:
+        return Path(env)
+    root = Path(__file__).resolve().parent.parent
+    return root / "results" if (root / "pyproject.toml").exists() else Path.cwd() / "results"
 
 
 def set_notebook(name: str) -> None:

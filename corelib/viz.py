@@ -136,6 +136,9 @@ def _label_colors(labels: np.ndarray) -> tuple[np.ndarray, ListedColormap, Bound
     return values, cmap, BoundaryNorm(bounds, cmap.N)
 
 
+MAX_LEGEND_LABELS = 12
+
+
 def _draw_labels(ax: Axes, labels: np.ndarray, alpha: float, names: Mapping[int, str] | Sequence[str] | None,
                  legend: bool = True, **kw: Any) -> None:
     """Overlay a label map (0 = background, not drawn) with a discrete colormap and a legend."""
@@ -146,7 +149,9 @@ def _draw_labels(ax: Axes, labels: np.ndarray, alpha: float, names: Mapping[int,
     index = np.searchsorted(values, labels.astype(int))  # label value -> colour index
     shown = np.ma.masked_where(labels == 0, np.clip(index, 0, len(values) - 1))
     ax.imshow(shown, cmap=cmap, norm=norm, alpha=alpha, interpolation="nearest", **kw)
-    if legend:
+    if legend and len(values) > MAX_LEGEND_LABELS:  # an atlas: a legend would hide the image
+        ax.text(0.02, 0.02, f"{len(values)} labels", transform=ax.transAxes, color="w", fontsize="small")
+    elif legend:
         def name(v: int) -> str:
             if names is None:
                 return f"label {v}"

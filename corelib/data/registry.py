@@ -71,6 +71,7 @@ class Source:
     url: str = ""
     sha256: str = ""
     md5: str = ""
+    distribution: str = ""  # pip distribution name when it differs from the import name
     download: Callable[[Path], None] | None = field(default=None, compare=False, repr=False)
 
     def folder(self) -> Path | None:
@@ -107,7 +108,7 @@ class Source:
                 f"{self.package}"
             )
         if self.kind == "pip":
-            return f"pip install {self.package.replace('_', '-')}"
+            return f"pip install {self.distribution or self.package.replace('_', '-')}"
         if self.kind == "mirror":
             return f"export {MIRROR_ENV}=/path/to/shared/data (the offline mirror)"
         if self.kind == "cache":
@@ -119,8 +120,8 @@ def debian(package: str, path: str) -> Source:
     return Source("debian", path, package=package)
 
 
-def pip_package(package: str, path: str = "") -> Source:
-    return Source("pip", path, package=package)
+def pip_package(package: str, path: str = "", distribution: str = "") -> Source:
+    return Source("pip", path, package=package, distribution=distribution)
 
 
 def mirror(path: str) -> Source:

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -182,9 +184,9 @@ fig = plt.figure(figsize=(11, 3.8))
 for i, (kind, v) in enumerate(dicoms.items()):
     ax = fig.add_subplot(1, 3, i + 1)
     img = v.array if v.array.ndim == 2 else v.array[v.array.shape[0] // 2]
-    lo, hi = np.percentile(img, [1, 99])
+    lo, hi = viz.ct_window("soft") if kind == "ct" else np.percentile(img, [1, 99])
     im = ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
-    unit = "HU" if kind == "ct" else "a.u."
+    unit = "HU (soft-tissue window)" if kind == "ct" else "stored value (a.u.)"
     ax.set_title(f"{kind} ({v.meta.get('Modality')})")
     ax.axis("off")
     fig.colorbar(im, ax=ax, fraction=0.046, label=unit)
@@ -203,10 +205,11 @@ for name, p in pairs.items():
     print(f"{name:24s} truth: {p['transform']}")
 
 # %%
-first = next(iter(pairs.values()))
-fig = viz.show_grid([bw["t1"].array, bw["pd"].array, first["fixed"].array, first["moving"].array],
-                    titles=["BrainWeb T1", "BrainWeb PD", "fixed", f"moving ({first['transform']})"],
-                    ncols=4, colorbar=False)
+shift = pairs["shift"]
+fig = viz.show_grid([bw["t1"].array, bw["pd"].array, shift["fixed"].array, shift["moving"].array],
+                    titles=["BrainWeb T1", "BrainWeb PD", "fixed",
+                            f"moving: shifted by {shift['transform']['translation']} px"],
+                    ncols=4, window=(0, 255), colorbar_label="8-bit grey level")
 plt.show()
 
 # %% [markdown]
@@ -256,7 +259,9 @@ print(f"foreground fraction: {fg.sum() / np.prod(shapes, axis=1).sum() * 100:.1f
 
 # %%
 case = cases[0]
-fig = viz.three_plane(case.image.array, spacing=case.image.spacing, labels=case.label.array)
+hippo_names = {1: "anterior", 2: "posterior"}
+fig = viz.three_plane(case.image.array, spacing=case.image.spacing, labels=case.label.array,
+                      label_names=hippo_names)
 fig.suptitle(f"{case.case_id}: anterior (1) and posterior (2) hippocampus")
 plt.show()
 

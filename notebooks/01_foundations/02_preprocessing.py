@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -114,7 +116,7 @@ for ax, method in zip(axes, methods):
         y = x if method == "raw" else data.normalize_intensity(x, method)
         ax.hist(y.ravel(), bins=60, histtype="step", color=colour, density=True,
                 label=f"{case.case_id} (max {x.max():.0f})")
-    ax.set(title=method, xlabel="intensity", ylabel="density", yscale="log")
+    ax.set(title=method, xlabel="intensity", ylabel="density", yscale="log" if method == "raw" else "linear")
 axes[0].legend(fontsize=7)
 plt.show()
 
@@ -178,7 +180,7 @@ print(f"brain volume from the mask: {brain_mask.sum() * np.prod(ch2.spacing) / 1
 
 # %%
 pairs = data.load_registration_slices()
-name = next(n for n, p in pairs.items() if p["transform"].get("rotation_deg", 0) == 0)
+name = "shift"
 pair = pairs[name]
 fixed = sitk.GetImageFromArray(pair["fixed"].array.astype(np.float32))
 moving = sitk.GetImageFromArray(pair["moving"].array.astype(np.float32))
@@ -191,7 +193,7 @@ start = time.perf_counter()
 found = reg.Execute(fixed, moving)
 seconds = time.perf_counter() - start
 estimate = np.array(found.GetParameters())
-truth = np.array([pair["transform"]["tx"], pair["transform"]["ty"]])
+truth = np.array(pair["transform"]["translation"])
 error = float(np.linalg.norm(estimate - truth))
 print(f"{name}: true shift {truth}, found {estimate.round(2)}, error {error:.3f} px, {seconds:.2f} s")
 
@@ -199,7 +201,8 @@ print(f"{name}: true shift {truth}, found {estimate.round(2)}, error {error:.3f}
 aligned = sitk.GetArrayFromImage(sitk.Resample(moving, fixed, found, sitk.sitkLinear, 0.0))
 f = pair["fixed"].array.astype(np.float32)
 fig = viz.compare_with_errors(f, {"moving (before)": pair["moving"].array.astype(np.float32),
-                                  "registered (after)": aligned}, window=(0, float(f.max())))
+                                  "registered (after)": aligned}, window=(0, float(f.max())),
+                              reference_title="fixed")
 plt.show()
 
 # %% [markdown]
