@@ -26,10 +26,10 @@ RESULTS_ENV = "CORELIB_RESULTS"
 CLAIM_ID = re.compile(r"^C-[A-Z]{2}-[a-z]$")
 NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 STATUS_SYMBOL = {
-    "reproduced": "✅",
-    "not reproduced": "❌",
-    "inconclusive": "➖",
-    "not yet measured": "⏳",
+    "reproduced": "✓",
+    "not reproduced": "✗",
+    "inconclusive": "~",
+    "not yet measured": "…",
 }
 _CATALOGUE_ROW = re.compile(r"^\|\s*(C-[A-Z]{2}-[a-z])\s*\|\s*(?:claim:\s*)?([^|]*?)\s*\|")
 

@@ -105,10 +105,10 @@ def test_scorecard_lists_every_catalogue_claim(tmp_path):
     md = report.scorecard_markdown(claims_catalogue=report.claims_catalogue(path))
     rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| C-")}
     assert set(rows) == {"C-DN-a", "C-DN-b", "C-SR-a", "C-XY-z"}
-    assert "⏳ not yet measured" in rows["C-DN-a"] and "⏳ not yet measured" in rows["C-SR-a"]
-    assert "✅ reproduced" in rows["C-DN-b"] and "residual shortcuts" in rows["C-DN-b"]
+    assert "… not yet measured" in rows["C-DN-a"] and "… not yet measured" in rows["C-SR-a"]
+    assert "✓ reproduced" in rows["C-DN-b"] and "residual shortcuts" in rows["C-DN-b"]
     assert "33.1 \\| 31.9 dB" in rows["C-DN-b"] and "quick" in rows["C-DN-b"]
-    assert "➖ inconclusive" in rows["C-XY-z"]
+    assert "~ inconclusive" in rows["C-XY-z"]
     assert "| psnr / RED-CNN | 33.14 |" in md
 
     out = report.write_scorecard(tmp_path / "gen" / "scorecard.md", map_path=path, title="Scorecard")
@@ -121,4 +121,4 @@ def test_cli(tmp_path, capsys):
     out = tmp_path / "scorecard.md"
     report.main(["--out", str(out), "--map", str(path)])
     assert "wrote" in capsys.readouterr().out
-    assert out.read_text().count("| ⏳ not yet measured |") == 3
+    assert out.read_text().count("| … not yet measured |") == 3
