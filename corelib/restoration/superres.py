@@ -1,0 +1,185 @@
+"""Super-resolution of survey §2.1.2: networks, degradations and interpolation baselines.
+
+- :class:`SRCNN` (SR1, 2D or 3D): three convolutions on the interpolated low-resolution image.
+- :class:`ResidualSR` (SR2): deep residual SR, global residual learning (output = input + f(input)).
+- :class:`SubPixelSR` (SR6): features at low resolution, then sub-pixel convolution (pixel shuffle).
+- Degradations: :func:`blur_downsample`, :func:`kspace_truncate` (in-plane), :func:`thick_slices`
+  (through-plane); baseline :func:`interpolate` (bicubic / linear / trilinear).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+__all__ = ["SRCNN", "ResidualSR", "SubPixelSR", "blur_downsample", "kspace_truncate", "thick_slices",
+           "interpolate"]
+
+
+def _conv(dims: int) -> type[nn.Module]:
+    if dims not in (2, 3):
+        raise ValueError(f"dims must be 2 or 3, got {dims}")
+    return nn.Conv2d if dims == 2 else nn.Conv3d
+
+
+def _check(x: torch.Tensor, dims: int, channels: int = 1) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != dims + 2 or x.shape[1] != channels:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"expected a (N, {channels}, {', '.join('HWD'[:dims])}) tensor for dims={dims}, got {shape}")
+
+
+class SRCNN(nn.Module):
+    """SRCNN: patch extraction (9), non-linear mapping (5), reconstruction (5), on the image already
+    interpolated to the high-resolution grid; 2D or 3D. [11] Pham et al. 2019 (3D SRCNN for brain MRI)."""
+
+    def __init__(self, dims: int = 2, channels: tuple[int, int] = (64, 32),
+                 kernels: tuple[int, int, int] = (9, 5, 5)) -> None:
+        super().__init__()
+        conv = _conv(dims)
+        c1, c2 = channels
+        k1, k2, k3 = kernels
+        self.dims = dims
+        self.net = nn.Sequential(conv(1, c1, k1, padding=k1 // 2), nn.ReLU(inplace=True),
+                                 conv(c1, c2, k2, padding=k2 // 2), nn.ReLU(inplace=True),
+                                 conv(c2, 1, k3, padding=k3 // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check(x, self.dims)
+        return self.net(x)
+
+
+class ResidualSR(nn.Module):
+    """Deep residual SR with global residual learning: ``y = x + f(x)`` on the interpolated input,
+    ``f`` a stack of 3x3 conv + ReLU (VDSR-style). [10] Oktay et al., MICCAI 2016. The last layer
+    starts at zero, so at initialisation the network returns its input (the interpolation)."""
+
+    def __init__(self, dims: int = 2, channels: int = 32, depth: int = 6) -> None:
+        super().__init__()
+        if depth < 2:
+            raise ValueError(f"depth must be at least 2, got {depth}")
+        conv = _conv(dims)
+        layers: list[nn.Module] = [conv(1, channels, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [conv(channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
+        last = conv(channels, 1, 3, padding=1)
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        self.body = nn.Sequential(*layers, last)
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check(x, self.dims)
+        return x + self.body(x)
+
+
+class SubPixelSR(nn.Module):
+    """Sub-pixel CNN: convolutions on the LOW-resolution input, a convolution to ``scale**dims``
+    channels and a pixel shuffle to the high-resolution grid (MONAI ``SubpixelUpsample``), plus the
+    interpolated input as a global residual. [15] Tanno et al., MICCAI 2017 (3D sub-pixel CNN)."""
+
+    def __init__(self, scale: int = 2, dims: int = 2, channels: int = 32, depth: int = 4) -> None:
+        super().__init__()
+        from monai.networks.blocks import SubpixelUpsample
+
+        if scale < 2:
+            raise ValueError(f"scale must be at least 2, got {scale}")
+        conv = _conv(dims)
+        layers: list[nn.Module] = [conv(1, channels, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 1):
+            layers += [conv(channels, channels, 3, padding=1), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.up = SubpixelUpsample(dims, channels, 1, scale_factor=scale, apply_pad_pool=False)
+        self.scale, self.dims = scale, dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check(x, self.dims)
+        mode = "bicubic" if self.dims == 2 else "trilinear"
+        base = F.interpolate(x, scale_factor=self.scale, mode=mode, align_corners=False)
+        return base + self.up(self.features(x))
+
+
+# ----------------------------------------------------------------------------- degradations
+def _check_array(img: np.ndarray, factor: int, axes: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(img, dtype=np.float64)
+    if not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("image contains NaN or infinite values")
+    for ax in axes:
+        if a.shape[ax] % factor:
+            raise ValueError(f"axis {ax} has length {a.shape[ax]}, not a multiple of factor {factor}")
+    return a
+
+
+def _block_mean(a: np.ndarray, factor: int, axes: tuple[int, ...]) -> np.ndarray:
+    for ax in axes:
+        shape = a.shape[:ax] + (a.shape[ax] // factor, factor) + a.shape[ax + 1:]
+        a = a.reshape(shape).mean(axis=ax + 1)
+    return a
+
+
+def blur_downsample(img: np.ndarray, factor: int, sigma: float | None = None,
+                    axes: tuple[int, ...] = (-2, -1)) -> np.ndarray:
+    """Gaussian blur (``sigma`` in HR pixels, default ``0.5 * factor``) then block averaging by
+    ``factor`` along ``axes``: the usual artificial low-resolution image."""
+    from scipy.ndimage import gaussian_filter
+
+    axes = tuple(ax % np.ndim(img) for ax in axes)
+    a = _check_array(img, factor, axes)
+    s = 0.5 * factor if sigma is None else sigma
+    sig = [s if i in axes else 0.0 for i in range(a.ndim)]
+    return _block_mean(gaussian_filter(a, sig, mode="reflect"), factor, axes).astype(np.float32)
+
+
+def kspace_truncate(img: np.ndarray, factor: int, axes: tuple[int, ...] = (-2, -1)) -> np.ndarray:
+    """MR-style low resolution: keep only the central ``1/factor`` of k-space along ``axes``
+    (a sharp cut, so Gibbs ringing), back to image space, then block averaging to the low-resolution grid."""
+    axes = tuple(ax % np.ndim(img) for ax in axes)
+    a = _check_array(img, factor, axes)
+    k = np.fft.fftshift(np.fft.fftn(a, axes=axes), axes=axes)
+    mask = np.ones(a.shape, dtype=bool)
+    for ax in axes:
+        n = a.shape[ax]
+        keep = np.zeros(n, dtype=bool)
+        half = n // (2 * factor)
+        keep[n // 2 - half: n // 2 + half] = True
+        mask &= keep.reshape([-1 if i == ax else 1 for i in range(a.ndim)])
+    low = np.real(np.fft.ifftn(np.fft.ifftshift(k * mask, axes=axes), axes=axes))
+    return _block_mean(low, factor, axes).astype(np.float32)
+
+
+def thick_slices(volume: np.ndarray, factor: int, axis: int = 0) -> np.ndarray:
+    """Through-plane low resolution: average each run of ``factor`` thin slices along ``axis`` into
+    one thick slice (a thick-slice acquisition's slice profile as a box)."""
+    vol = np.asarray(volume)
+    if vol.ndim != 3:
+        raise ValueError(f"volume must be 3D, got shape {vol.shape}")
+    axis = axis % 3
+    a = _check_array(vol, factor, (axis,))
+    return _block_mean(a, factor, (axis,)).astype(np.float32)
+
+
+def interpolate(low: np.ndarray | torch.Tensor, factor: int, mode: str = "bicubic",
+                axes: tuple[int, ...] | None = None) -> np.ndarray:
+    """Baseline upsampling by ``factor`` on the grid that the degradations above use (cell-centred,
+    ``align_corners=False``). ``mode``: ``bicubic`` (2D), ``bilinear``, ``trilinear`` (3D), or
+    ``linear`` along one axis (``axes=(k,)``, through-plane slice interpolation) of a 3D volume."""
+    a = torch.as_tensor(np.asarray(low, dtype=np.float32))
+    if mode == "linear":
+        if a.ndim != 3 or axes is None or len(axes) != 1:
+            raise ValueError("linear slice interpolation needs a 3D volume and axes=(axis,)")
+        ax = axes[0] % 3
+        moved = a.movedim(ax, -1)  # (A, B, n)
+        up = F.interpolate(moved.reshape(1, -1, moved.shape[-1]), scale_factor=factor, mode="linear",
+                           align_corners=False).reshape(*moved.shape[:2], -1)
+        return up.movedim(-1, ax).numpy()
+    dims = {"bicubic": 2, "bilinear": 2, "trilinear": 3}.get(mode)
+    if dims is None:
+        raise ValueError(f"mode must be bicubic, bilinear, trilinear or linear, got {mode!r}")
+    if a.ndim < dims:
+        raise ValueError(f"{mode} needs at least {dims} dimensions, got shape {tuple(a.shape)}")
+    lead = a.shape[:-dims]
+    x = a.reshape(-1, 1, *a.shape[-dims:])
+    up = F.interpolate(x, scale_factor=factor, mode=mode, align_corners=False)
+    return up.reshape(*lead, *up.shape[-dims:]).numpy()

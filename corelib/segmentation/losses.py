@@ -1,0 +1,124 @@
+"""Segmentation losses: cross-entropy, Dice, focal, Combo, and deep supervision.
+
+Every loss takes logits ``(B, C, *spatial)`` and an integer label map ``(B, *spatial)`` (or
+``(B, 1, *spatial)``) with values in ``0..C-1``; labels outside the classes or a shape mismatch
+raise ``ValueError``. Dice and focal are MONAI's (softmax, one-hot targets); Combo is written here.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ComboLoss", "SegLoss", "check_target", "deep_supervision", "make_loss", "LOSSES"]
+
+LOSSES = ("ce", "dice", "dicece", "focal", "combo")
+
+
+def check_target(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Validate a label map against logits and return it as ``(B, *spatial)`` int64."""
+    if logits.ndim < 3:
+        raise ValueError(f"logits must be (B, C, *spatial), got shape {tuple(logits.shape)}")
+    if target.ndim == logits.ndim and target.shape[1] == 1:
+        target = target[:, 0]
+    if target.shape != logits.shape[:1] + logits.shape[2:]:
+        raise ValueError(f"target shape {tuple(target.shape)} does not match logits {tuple(logits.shape)} "
+                         "(expected (B, *spatial) or (B, 1, *spatial))")
+    if target.is_floating_point():
+        if not torch.all(target == target.round()):
+            raise ValueError("target must hold integer class labels, got non-integer values")
+    target = target.long()
+    n = logits.shape[1]
+    if target.numel() and (target.min() < 0 or target.max() >= n):
+        bad = torch.unique(target[(target < 0) | (target >= n)]).tolist()
+        raise ValueError(f"target has label values {bad[:5]} outside the {n} classes 0..{n - 1}")
+    return target
+
+
+class ComboLoss(nn.Module):
+    """Combo loss (Taghanaki et al. [92]): ``alpha * wCE + (1 - alpha) * (1 - Dice)``.
+
+    ``wCE`` is the per-class binary cross-entropy on softmax probabilities where ``beta`` weighs the
+    foreground (false-negative) term and ``1 - beta`` the background (false-positive) term, averaged
+    over voxels and foreground classes; Dice is the soft Dice over foreground classes (batch-wise,
+    smoothed by ``smooth``). The paper writes ``- (1 - alpha) Dice``; adding 1 makes the minimum 0.
+    """
+
+    def __init__(self, alpha: float = 0.5, beta: float = 0.7, smooth: float = 1e-5,
+                 include_background: bool = False):
+        super().__init__()
+        if not (0 <= alpha <= 1 and 0 <= beta <= 1):
+            raise ValueError(f"alpha and beta must lie in [0, 1], got {alpha}, {beta}")
+        self.alpha, self.beta, self.smooth, self.bg = alpha, beta, smooth, include_background
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = check_target(logits, target)
+        n = logits.shape[1]
+        onehot = F.one_hot(target, n).movedim(-1, 1).to(logits.dtype)
+        logp1 = F.log_softmax(logits, dim=1)
+        p = logp1.exp()
+        logp0 = torch.log1p(-p.clamp(max=1 - 1e-7))
+        start = 0 if self.bg or n == 1 else 1
+        o, p, lp1, lp0 = onehot[:, start:], p[:, start:], logp1[:, start:], logp0[:, start:]
+        wce = -(self.beta * o * lp1 + (1 - self.beta) * (1 - o) * lp0).mean()
+        dims = (0, *range(2, logits.ndim))
+        inter = (o * p).sum(dims)
+        dice = (2 * inter + self.smooth) / (o.sum(dims) + p.sum(dims) + self.smooth)
+        return self.alpha * wce + (1 - self.alpha) * (1 - dice.mean())
+
+
+class SegLoss(nn.Module):
+    """Wrap a loss ``f(logits, target)`` with :func:`check_target` and the target layout it wants."""
+
+    def __init__(self, inner: Callable[..., torch.Tensor], onehot_channel: bool):
+        super().__init__()
+        self.inner, self.onehot_channel = inner, onehot_channel
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = check_target(logits, target)
+        return self.inner(logits, target[:, None] if self.onehot_channel else target)
+
+
+def make_loss(name: str, *, combo_alpha: float = 0.5, combo_beta: float = 0.7,
+              focal_gamma: float = 2.0) -> nn.Module:
+    """A segmentation loss by name: ``ce``, ``dice`` (MONAI ``DiceLoss``, V-Net [84]), ``dicece``
+    (MONAI ``DiceCELoss``), ``focal`` (MONAI ``FocalLoss``, gamma 2) or ``combo`` ([92]).
+
+    Dice-type losses ignore the background class, as in the V-Net paper; all take softmax of logits.
+    """
+    from monai.losses import DiceCELoss, DiceLoss, FocalLoss
+
+    if name == "ce":
+        return SegLoss(nn.CrossEntropyLoss(), onehot_channel=False)
+    if name == "dice":
+        return SegLoss(DiceLoss(include_background=False, to_onehot_y=True, softmax=True, batch=True),
+                       onehot_channel=True)
+    if name == "dicece":
+        return SegLoss(DiceCELoss(include_background=False, to_onehot_y=True, softmax=True, batch=True),
+                       onehot_channel=True)
+    if name == "focal":
+        return SegLoss(FocalLoss(include_background=True, to_onehot_y=True, gamma=focal_gamma,
+                                 use_softmax=True), onehot_channel=True)
+    if name == "combo":
+        return ComboLoss(combo_alpha, combo_beta)
+    raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
+
+
+def deep_supervision(loss: nn.Module, weights: Sequence[float] | None = None) -> Callable[..., torch.Tensor]:
+    """Loss for a list of outputs (UNet++ deep supervision [83]): weighted mean of ``loss`` over them.
+
+    Default weights halve with each coarser output, as MONAI's ``DeepSupervisionLoss("exp")``.
+    A single tensor is passed straight to ``loss``.
+    """
+
+    def f(outputs, target: torch.Tensor) -> torch.Tensor:
+        if isinstance(outputs, torch.Tensor):
+            return loss(outputs, target)
+        w = list(weights) if weights is not None else [0.5 ** i for i in range(len(outputs))]
+        if len(w) != len(outputs):
+            raise ValueError(f"{len(outputs)} outputs but {len(w)} weights")
+        return sum(wi * loss(o, target) for wi, o in zip(w, outputs)) / sum(w)
+
+    return f

@@ -1,0 +1,248 @@
+"""Volumes in, label maps out: padding, slice/crop tensors, whole-volume inference, Table-2 metrics.
+
+Networks train on 2D slices or 3D crops; evaluation is always on whole volumes in their original
+size: 2D networks slice by slice along one axis, 2.5D networks on the three orthogonal planes with
+the class probabilities averaged (:func:`predict_triplanar`), 3D networks with MONAI's
+``sliding_window_inference``. Metrics are MONAI's through :mod:`corelib.metrics`, in mm.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from corelib import metrics
+
+__all__ = [
+    "PaddedVolumes",
+    "evaluate",
+    "pad_volumes",
+    "predict_2d",
+    "predict_3d",
+    "predict_triplanar",
+    "random_crops",
+    "segment",
+    "slice_stack",
+    "summary_row",
+]
+
+
+@dataclass
+class PaddedVolumes:
+    """Volumes centre-padded to one ``shape``: images ``(N, *shape)`` float32, labels int64,
+    and for each the slices that cut the original volume back out."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    crops: list[tuple[slice, ...]]
+    ids: list[str]
+
+    def original(self, i: int, array: np.ndarray) -> np.ndarray:
+        """Cut volume ``i``'s original extent out of a padded array (last 3 axes)."""
+        return array[(..., *self.crops[i])]
+
+
+def _zscore(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float32)
+    sd = float(a.std())
+    return (a - float(a.mean())) / (sd if sd > 0 else 1.0)
+
+
+def pad_volumes(images: Sequence[np.ndarray], labels: Sequence[np.ndarray] | None,
+                shape: Sequence[int], ids: Sequence[str] | None = None) -> PaddedVolumes:
+    """Z-score each image (per volume: stored ranges differ), centre-pad images (with 0, the mean)
+    and labels (with background) to ``shape``. A volume larger than ``shape`` raises ``ValueError``."""
+    shape = tuple(int(s) for s in shape)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no volumes given")
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"{n} images but {len(labels)} label maps")
+    imgs = np.zeros((n, *shape), np.float32)
+    labs = np.zeros((n, *shape), np.int64) if labels is not None else None
+    crops = []
+    for i in range(n):
+        a = np.asarray(getattr(images[i], "array", images[i]))
+        if a.ndim != len(shape):
+            raise ValueError(f"volume {i} has shape {a.shape}; expected {len(shape)} dimensions")
+        if any(s > t for s, t in zip(a.shape, shape)):
+            raise ValueError(f"volume {i} of shape {a.shape} does not fit in {shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"volume {i} contains NaN or infinite values")
+        sl = tuple(slice((t - s) // 2, (t - s) // 2 + s) for s, t in zip(a.shape, shape))
+        imgs[(i, *sl)] = _zscore(a)
+        if labs is not None:
+            b = np.asarray(getattr(labels[i], "array", labels[i]))
+            if b.shape != a.shape:
+                raise ValueError(f"label {i} has shape {b.shape} but image {i} has {a.shape}")
+            labs[(i, *sl)] = b
+        crops.append(sl)
+    return PaddedVolumes(imgs, labs, crops, [str(x) for x in (ids or range(n))])
+
+
+def _pad_plane(x: torch.Tensor, size: Sequence[int] | None) -> tuple[torch.Tensor, tuple[slice, ...]]:
+    """Centre-pad the last two axes of ``x`` to ``size``."""
+    h, w = x.shape[-2:]
+    if size is None:
+        return x, (slice(0, h), slice(0, w))
+    ph, pw = size[0] - h, size[1] - w
+    if ph < 0 or pw < 0:
+        raise ValueError(f"slices of {h}x{w} do not fit in plane size {tuple(size)}")
+    x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+    return x, (slice(ph // 2, ph // 2 + h), slice(pw // 2, pw // 2 + w))
+
+
+def slice_stack(pv: PaddedVolumes, axes: Sequence[int] = (2,), plane: Sequence[int] | None = None,
+                drop_empty: float = 0.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """All 2D slices of the volumes along ``axes``: ``x (N, 1, H, W)`` float, ``y (N, H, W)`` int64.
+
+    Slices of several axes need a common ``plane`` size (centre-padded). ``drop_empty`` is the
+    fraction of label-free slices to leave out (seeded), which lowers the background share.
+    """
+    if pv.labels is None:
+        raise ValueError("slice_stack needs labels")
+    xs, ys = [], []
+    for ax in axes:
+        x = torch.from_numpy(np.moveaxis(pv.images, ax + 1, 1)).flatten(0, 1)
+        y = torch.from_numpy(np.moveaxis(pv.labels, ax + 1, 1)).flatten(0, 1)
+        x, _ = _pad_plane(x, plane)
+        y, _ = _pad_plane(y, plane)
+        xs.append(x)
+        ys.append(y)
+    x, y = torch.cat(xs)[:, None], torch.cat(ys)
+    if drop_empty > 0:
+        empty = (y.flatten(1) == 0).all(1)
+        g = torch.Generator().manual_seed(seed)
+        drop = empty & (torch.rand(len(y), generator=g) < drop_empty)
+        x, y = x[~drop], y[~drop]
+    return x.contiguous(), y.contiguous()
+
+
+def random_crops(pv: PaddedVolumes, size: Sequence[int], n: int, seed: int = 0,
+                 fg_fraction: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` random 3D crops ``(n, 1, *size)``: a ``fg_fraction`` of them centred near a labelled
+    voxel (as MONAI's ``RandCropByPosNegLabel``), the rest anywhere. Seeded."""
+    if pv.labels is None:
+        raise ValueError("random_crops needs labels")
+    size = tuple(int(s) for s in size)
+    shape = pv.images.shape[1:]
+    if any(s > t for s, t in zip(size, shape)):
+        raise ValueError(f"crop {size} larger than the volumes {shape}")
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for _ in range(n):
+        i = int(rng.integers(len(pv.images)))
+        if rng.random() < fg_fraction and pv.labels[i].any():
+            fg = np.argwhere(pv.labels[i] > 0)
+            c = fg[rng.integers(len(fg))]
+            lo = [int(np.clip(ci - s // 2, 0, t - s)) for ci, s, t in zip(c, size, shape)]
+        else:
+            lo = [int(rng.integers(0, t - s + 1)) for s, t in zip(size, shape)]
+        sl = tuple(slice(a, a + s) for a, s in zip(lo, size))
+        xs.append(pv.images[(i, *sl)])
+        ys.append(pv.labels[(i, *sl)])
+    return torch.from_numpy(np.stack(xs))[:, None], torch.from_numpy(np.stack(ys))
+
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_2d(model: nn.Module, volume: np.ndarray | torch.Tensor, axis: int = 2,
+               plane: Sequence[int] | None = None, batch: int = 64) -> torch.Tensor:
+    """Class probabilities ``(C, *volume.shape)`` of a 2D network applied slice by slice along ``axis``."""
+    model.eval()
+    v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
+    if v.ndim != 3:
+        raise ValueError(f"predict_2d needs a 3D volume, got shape {tuple(v.shape)}")
+    s = v.movedim(axis, 0)[:, None]
+    s, cut = _pad_plane(s, plane)
+    dev = _device(model)
+    out = torch.cat([torch.softmax(model(s[i:i + batch].to(dev)).float(), 1).cpu()
+                     for i in range(0, len(s), batch)])
+    out = out[(slice(None), slice(None), *cut)]          # (S, C, h, w)
+    return out.movedim(1, 0).movedim(1, axis + 1)
+
+
+def predict_triplanar(model: nn.Module, volume: np.ndarray | torch.Tensor,
+                      plane: Sequence[int] | None = None, batch: int = 64) -> torch.Tensor:
+    """2.5D (Prasoon et al. [77]): one 2D network on the three orthogonal planes, probabilities averaged."""
+    return sum(predict_2d(model, volume, ax, plane, batch) for ax in range(3)) / 3
+
+
+@torch.no_grad()
+def predict_3d(model: nn.Module, volume: np.ndarray | torch.Tensor, roi_size: Sequence[int],
+               overlap: float = 0.25, sw_batch_size: int = 4) -> torch.Tensor:
+    """Class probabilities ``(C, *volume.shape)`` of a 3D network by MONAI ``sliding_window_inference``
+    (Gaussian blending of overlapping windows of ``roi_size``)."""
+    from monai.inferers import sliding_window_inference
+
+    model.eval()
+    v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
+    if v.ndim != 3:
+        raise ValueError(f"predict_3d needs a 3D volume, got shape {tuple(v.shape)}")
+    logits = sliding_window_inference(v[None, None].to(_device(model)), tuple(roi_size), sw_batch_size,
+                                      model, overlap=overlap, mode="gaussian")
+    return torch.softmax(logits.float(), 1)[0].cpu()
+
+
+def segment(predict: Callable[[np.ndarray], torch.Tensor], pv: PaddedVolumes,
+            indices: Sequence[int] | None = None) -> list[np.ndarray]:
+    """Label maps (argmax of ``predict(padded_volume)``) cut back to each volume's original extent."""
+    idx = range(len(pv.images)) if indices is None else indices
+    return [pv.original(i, predict(pv.images[i]).argmax(0).numpy().astype(np.int64)) for i in idx]
+
+
+def evaluate(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], labels: Sequence[int] = (1, 2),
+             spacing: float | Sequence[float] = 1.0, ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per-volume Dice, HD95 and ASD (mm) for each class: one row per volume.
+
+    A class predicted empty while present (or the reverse) has an undefined surface distance; it is
+    recorded as the volume's diagonal in mm (the largest distance possible) instead of ``inf``, and
+    counted in the column ``empty``. A class absent from both gives Dice NaN (skipped by means).
+    """
+    if len(preds) != len(targets):
+        raise ValueError(f"{len(preds)} predictions but {len(targets)} targets")
+    rows = []
+    for k, (p, t) in enumerate(zip(preds, targets)):
+        t = np.asarray(getattr(t, "array", t))
+        sp = np.broadcast_to(np.asarray(spacing, float), (t.ndim,))
+        diag = float(np.sqrt(np.sum((np.array(t.shape) * sp) ** 2)))
+        d = metrics.dice_per_class(p, t, list(labels))
+        row: dict[str, float | str] = {"id": ids[k] if ids is not None else str(k)}
+        n_empty = 0
+        for c in labels:
+            h = metrics.hd95(p == c, t == c, sp)
+            a = metrics.asd(p == c, t == c, sp)
+            if math.isinf(h):
+                n_empty += 1
+                h, a = diag, diag
+            row.update({f"dice_{c}": d[c], f"hd95_{c}": h, f"asd_{c}": a})
+        row["empty"] = n_empty
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_row(per_case: pd.DataFrame, labels: Sequence[int] = (1, 2),
+                names: Sequence[str] | None = None, **extra: float | int | str) -> dict:
+    """One Table-2 row: mean Dice per class and overall, mean HD95/ASD over classes, plus ``extra``
+    (e.g. ``params=..., train_s=...``)."""
+    names = list(names) if names is not None else [str(c) for c in labels]
+    row: dict = {}
+    for c, n in zip(labels, names):
+        row[f"Dice {n}"] = float(per_case[f"dice_{c}"].mean())
+    row["Dice mean"] = float(np.mean([row[f"Dice {n}"] for n in names]))
+    row["HD95 mm"] = float(np.mean([per_case[f"hd95_{c}"].mean() for c in labels]))
+    row["ASD mm"] = float(np.mean([per_case[f"asd_{c}"].mean() for c in labels]))
+    row.update(extra)
+    return row
