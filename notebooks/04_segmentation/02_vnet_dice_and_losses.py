@@ -211,8 +211,9 @@ plt.show()
 # **C-SG-b** (Dice / Combo losses handle foreground-background imbalance better than plain
 # cross-entropy): reproduced when both the Dice-loss and the Combo-loss U-Nets beat the
 # cross-entropy U-Net in mean test Dice by at least 0.01; not reproduced when cross-entropy is at
-# least as good as both; inconclusive otherwise. The assert checks only what holds with margin:
-# every model is far above a trivial all-background segmentation (Dice 0).
+# least as good as both; inconclusive otherwise. The asserts check only what holds with margin:
+# every model is well above a trivial all-background segmentation (Dice 0), and the 3D V-Net
+# trained with the Dice loss is a usable hippocampus segmenter (quick target: mean Dice 0.80).
 
 # %%
 ce, dl, co = (table.loc[f"U-Net (2D), {n}", "Dice mean"] for n in ("cross-entropy", "Dice", "Combo"))
@@ -226,7 +227,8 @@ evidence = (f"U-Net 2D, all slices (foreground {share[1:].sum():.1%} of voxels),
 print(evidence)
 report.claim("C-SG-b", passed, evidence)
 report.record("04_segmentation/02_vnet_dice_and_losses", {"table": table.round(4).to_dict(orient="index")})
-assert (table["Dice mean"] > 0.5).all()
+assert (table["Dice mean"] > 0.2).all(), table["Dice mean"]
+assert table.loc["V-Net (3D), Dice", "Dice mean"] > 0.75
 print(f"V-Net mean Dice on the test split: {table.loc['V-Net (3D), Dice', 'Dice mean']:.3f}")
 
 # %% [markdown]
