@@ -143,3 +143,18 @@ def test_torch_jacobian_matches_metrics_on_a_linear_field():
     expected = np.linalg.det(np.eye(2) + a)
     np.testing.assert_allclose(R.jacobian_det(torch.from_numpy(u)[None]).numpy(), expected, atol=1e-9)
     np.testing.assert_allclose(metrics.jacobian_determinant(u), expected, atol=1e-9)
+
+
+def test_hippocampus_experiment_splits_subjects_before_pairing(monkeypatch):
+    from pathlib import Path
+
+    mirror = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (mirror / "msd").exists():
+        pytest.skip("offline mirror with the MSD hippocampus not beside the repository")
+    monkeypatch.setenv("CORELIB_DATA_MIRROR", str(mirror))
+    d = R.hippocampus_experiment(dim=2, shape=(56, 40), n_test=5, n_val=3)
+    assert d["images"].shape[1:] == (56, 40) and len(d["ids"]) == len(d["images"])
+    train, val, test = (set(d["index"][s].tolist()) for s in ("train", "val", "test"))
+    assert not (train & val or train & test or val & test)
+    assert set(d["test_pairs"].ravel().tolist()) <= test and set(d["val_pairs"].ravel().tolist()) <= val
+    assert len(d["test_pairs"]) == 5 and (d["test_pairs"][:, 0] != d["test_pairs"][:, 1]).all()

@@ -5,7 +5,7 @@ voxels, channel ``i`` = array axis ``i``, ``warped(x) = moving(x + u(x))``.
 """
 from corelib.registration.classical import (RegistrationResult, affine_register, affine_then_demons,
                                             demons_register, transform_to_displacement, warp)
-from corelib.registration.data import hippocampus_pairs, make_pairs, pad_or_crop
+from corelib.registration.data import hippocampus_experiment, hippocampus_pairs, make_pairs, pad_or_crop
 from corelib.registration.experiment import evaluate_fields, predict_fields, registration_loss
 from corelib.registration.learned import (RegNet, RigidRegressor, integrate_velocity, one_hot,
                                           rigid_displacement, rigid_inverse, warp_tensor)
@@ -13,7 +13,7 @@ from corelib.registration.losses import (gradient_smoothness, inverse_consistenc
                                          label_dice_loss, mse, ncc, negative_jacobian_penalty)
 
 __all__ = ["RegistrationResult", "affine_register", "affine_then_demons", "demons_register",
-           "transform_to_displacement", "warp", "hippocampus_pairs", "make_pairs", "pad_or_crop", "RegNet",
+           "transform_to_displacement", "warp", "hippocampus_experiment", "hippocampus_pairs", "make_pairs", "pad_or_crop", "RegNet",
            "RigidRegressor", "integrate_velocity", "one_hot", "rigid_displacement", "rigid_inverse", "warp_tensor",
            "gradient_smoothness", "inverse_consistency", "jacobian_det", "label_dice_loss", "mse",
            "ncc", "negative_jacobian_penalty", "evaluate_fields", "predict_fields", "registration_loss"]

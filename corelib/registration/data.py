@@ -5,7 +5,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["pad_or_crop", "hippocampus_pairs", "make_pairs"]
+__all__ = ["pad_or_crop", "hippocampus_pairs", "make_pairs", "hippocampus_experiment"]
 
 
 def pad_or_crop(a: np.ndarray, shape: Sequence[int], value: float = 0.0) -> np.ndarray:
@@ -65,3 +65,21 @@ def make_pairs(indices: Sequence[int], n_pairs: int, seed: int = 0) -> np.ndarra
         a, b = rng.choice(idx, 2, replace=False)
         out.append((a, b))
     return np.array(out)
+
+
+def hippocampus_experiment(dim: int, shape: Sequence[int], n_test: int, n_val: int,
+                           fractions: tuple[float, float, float] = (0.77, 0.08, 0.15),
+                           seed: int = 0) -> dict[str, Any]:
+    """The chapter's shared setup: images on one grid, a subject split, held-out pairs.
+
+    Subjects are split before pairing (``corelib.data.split_by_subject``), so no test subject is
+    seen in training. Returns :func:`hippocampus_pairs`' dict plus ``index`` (split -> image
+    indices), ``test_pairs`` and ``val_pairs`` ((moving, fixed) index pairs).
+    """
+    from corelib.data import split_by_subject
+
+    d = hippocampus_pairs(None, dim=dim, shape=shape, axis=0)
+    split = split_by_subject(d["ids"], fractions, seed=seed)
+    index = {s: np.array([d["ids"].index(i) for i in split[s]]) for s in split}
+    return dict(d, index=index, test_pairs=make_pairs(index["test"], n_test, seed=1),
+                val_pairs=make_pairs(index["val"], n_val, seed=2))

@@ -50,7 +50,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-import corelib.data as data
 import corelib.registration as reg
 from corelib import report, runtime as rt, train, viz
 from corelib.registration.plots import deformation_grid, jacobian_map
@@ -72,12 +71,9 @@ cfg
 
 # %%
 rt.seed_everything(0)
-d = reg.hippocampus_pairs(None, dim=cfg["dim"], shape=cfg["shape"], axis=0)
-images, labels, ids = d["images"], d["labels"], d["ids"]
-split = data.split_by_subject(ids, (0.77, 0.08, 0.15), seed=0)
-index = {s: np.array([ids.index(i) for i in split[s]]) for s in split}
-test_pairs = reg.make_pairs(index["test"], cfg["n_test"], seed=1)
-val_pairs = reg.make_pairs(index["val"], cfg["n_val"], seed=2)
+d = reg.hippocampus_experiment(dim=cfg["dim"], shape=cfg["shape"], n_test=cfg["n_test"], n_val=cfg["n_val"])
+images, labels, ids, index = d["images"], d["labels"], d["ids"], d["index"]
+test_pairs, val_pairs = d["test_pairs"], d["val_pairs"]
 show = (lambda a: a) if cfg["dim"] == 2 else (lambda a: a[a.shape[0] // 2])  # noqa: E731
 x_all = torch.from_numpy(images)[:, None]
 y_all = torch.from_numpy(labels.astype(np.int64))[:, None]
