@@ -23,6 +23,7 @@ __all__ = [
     "dice_per_class",
     "hd95",
     "asd",
+    "surface_distances",
     "hd95_per_class",
     "asd_per_class",
     "auc_acc",
@@ -186,23 +187,27 @@ def _masks(pred_mask: Any, target_mask: Any, spacing: Any) -> tuple[np.ndarray, 
     return p.astype(bool), t.astype(bool), sp.tolist()
 
 
-def _surface(pred_mask: Any, target_mask: Any, spacing: Any, kind: str) -> float:
-    from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance
+def surface_distances(pred_mask: Any, target_mask: Any, spacing: float | Sequence[float] = 1.0) -> dict[str, float]:
+    """``{"hd95": ..., "asd": ...}`` in mm from one computation of the two directed surface distances
+    (MONAI's ``get_edge_surface_distance``, masks cropped to their bounding box): the same values
+    as :func:`hd95` and :func:`asd`, at half the cost of calling both. Empty masks as there."""
+    from monai.metrics.utils import get_edge_surface_distance
 
     p, t, sp = _masks(pred_mask, target_mask, spacing)
     if not p.any() and not t.any():
-        return 0.0
+        return {"hd95": 0.0, "asd": 0.0}
     if not p.any() or not t.any():
-        return float("inf")
-    yp = torch.from_numpy(p)[None, None].float()
-    yt = torch.from_numpy(t)[None, None].float()
+        return {"hd95": float("inf"), "asd": float("inf")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if kind == "hd95":
-            d = compute_hausdorff_distance(yp, yt, include_background=True, percentile=95, spacing=sp)
-        else:
-            d = compute_average_surface_distance(yp, yt, include_background=True, symmetric=True, spacing=sp)
-    return float(d.item())
+        _, distances, _ = get_edge_surface_distance(torch.from_numpy(p), torch.from_numpy(t),
+                                                    distance_metric="euclidean", spacing=sp, symmetric=True)
+    hd = max(float(torch.quantile(d.double(), 0.95)) for d in distances)
+    return {"hd95": hd, "asd": float(torch.cat(distances).double().mean())}
+
+
+def _surface(pred_mask: Any, target_mask: Any, spacing: Any, kind: str) -> float:
+    return surface_distances(pred_mask, target_mask, spacing)[kind]
 
 
 def hd95(pred_mask: Any, target_mask: Any, spacing: float | Sequence[float] = 1.0) -> float:

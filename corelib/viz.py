@@ -127,10 +127,17 @@ def _image(ax: Axes, image: np.ndarray, window: Window, cmap: str = "gray", **kw
     return im
 
 
+def label_color(value: int) -> tuple[float, float, float, float]:
+    """The colour of label ``value`` in every overlay: fixed by the value, not by which labels a
+    slice happens to contain (1..10: ``tab10``, larger values: ``tab20``)."""
+    v = int(value)
+    base = plt.get_cmap(LABEL_CMAP if 1 <= v <= 10 else "tab20")
+    return base((v - 1) % base.N)
+
+
 def _label_colors(labels: np.ndarray) -> tuple[np.ndarray, ListedColormap, BoundaryNorm]:
     values = np.unique(labels[labels != 0]).astype(int)
-    base = plt.get_cmap(LABEL_CMAP if len(values) <= 10 else "tab20")
-    colors = [base(i % base.N) for i in range(max(len(values), 1))]
+    colors = [label_color(v) for v in values] or [label_color(1)]
     cmap = ListedColormap(colors)
     bounds = np.arange(len(colors) + 1) - 0.5
     return values, cmap, BoundaryNorm(bounds, cmap.N)

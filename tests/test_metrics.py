@@ -152,6 +152,8 @@ def test_surface_distances_match_monai():
     sd = compute_average_surface_distance(t(a), t(b), include_background=True, symmetric=True, spacing=sp)
     assert m.hd95(a, b, sp) == pytest.approx(hd.item())
     assert m.asd(a, b, sp) == pytest.approx(sd.item())
+    both = m.surface_distances(a, b, sp)
+    assert both == {"hd95": pytest.approx(hd.item()), "asd": pytest.approx(sd.item())}
 
 
 def test_surface_empty_cases():

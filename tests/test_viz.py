@@ -81,6 +81,22 @@ def test_overlay_labels_legend_names():
         viz.overlay_labels(img, labels[:-1])
 
 
+def test_overlay_colour_depends_on_the_label_value_only():
+    """Label 3 has one colour whether or not labels 1 and 2 are in the slice too."""
+    img = rng_image()
+    both, alone = np.zeros(img.shape, int), np.zeros(img.shape, int)
+    both[2:6, 2:6], both[8:10, 8:10], both[10:14, 10:14] = 1, 2, 3
+    alone[10:14, 10:14] = 3
+
+    def legend_colours(labels):
+        ax = viz.overlay_labels(img, labels, label_names=["bg", "a", "b", "c"]).axes[0]
+        return {t.get_text(): tuple(h.get_facecolor()[:3]) for t, h in
+                zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+
+    assert legend_colours(both)["c"] == legend_colours(alone)["c"] == viz.label_color(3)[:3]
+    assert viz.label_color(1) != viz.label_color(2)
+
+
 def test_error_map_is_symmetric():
     ref = rng_image()
     fig = viz.error_map(ref, ref + 0.1 * rng_image(seed=2) - 0.02)
