@@ -123,3 +123,23 @@ def test_inference_helpers_shapes():
     assert x.shape == (8 + 12 + 10, 1, 12, 12) and y.shape == (30, 12, 12)
     xc, yc = seg.random_crops(pv, (4, 4, 4), n=3)
     assert xc.shape == (3, 1, 4, 4, 4) and yc.shape == (3, 4, 4, 4)
+
+
+def test_keep_largest_components():
+    lab = np.zeros((12, 12, 12), np.int64)
+    lab[1:4, 1:4, 1:4] = 1          # 27 voxels
+    lab[6:10, 6:10, 6:10] = 1       # 64 voxels
+    lab[11, 0, 11] = 1              # an island
+    lab[0:2, 8:10, 0:2] = 2         # one piece
+    one = seg.keep_largest_components(lab, n=1)
+    assert (one == 1).sum() == 64 and (one == 2).sum() == 8
+    two = seg.keep_largest_components(lab, n=2)
+    assert (two == 1).sum() == 27 + 64 and two[11, 0, 11] == 0
+    assert np.array_equal(seg.keep_largest_components(lab, n=1, classes=[2]), lab)   # class 1 untouched
+    diagonal = np.zeros((3, 3), np.int64)
+    diagonal[0, 0] = diagonal[1, 1] = 1     # corners touch: one piece (8-connectivity in 2D)
+    assert np.array_equal(seg.keep_largest_components(diagonal, n=1), diagonal)
+    with pytest.raises(ValueError, match="integers"):
+        seg.keep_largest_components(lab.astype(float))
+    with pytest.raises(ValueError, match="n must"):
+        seg.keep_largest_components(lab, n=0)

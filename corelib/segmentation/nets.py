@@ -1,7 +1,8 @@
-"""Segmentation networks of survey §3.2: FCN, U-Net, UNet++, R2U-Net, V-Net.
+"""Segmentation networks of survey §3.2: FCN, U-Net, UNet++, R2U-Net, V-Net, Bi-ConvLSTM U-Net.
 
 MONAI supplies U-Net (:func:`unet`), UNet++ (:func:`unet_plus_plus`) and the full-size V-Net
-(:func:`vnet`); the FCN, R2U-Net and a width-adjustable small V-Net are written here. Every network
+(:func:`vnet`); the FCN, R2U-Net, a width-adjustable small V-Net and the slice-sequence
+Bi-ConvLSTM U-Net (:func:`biconvlstm_unet`) are written here. Every network
 maps ``(B, C_in, *spatial)`` to logits ``(B, n_classes, *spatial)`` for 2D or 3D inputs of any
 size: MONAI networks that need sizes divisible by their total stride are wrapped in
 :class:`PadToMultiple`, which pads and crops back.
@@ -15,10 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "BiConvLSTM",
+    "ConvLSTMCell",
     "FCN",
     "PadToMultiple",
     "R2UNet",
+    "SliceSequenceUNet",
     "SmallVNet",
+    "biconvlstm_unet",
     "count_parameters",
     "fcn",
     "r2unet",
@@ -316,3 +321,108 @@ def vnet(in_channels: int = 1, n_classes: int = 3, width: int | None = 8, kernel
         return PadToMultiple(VNet(3, in_channels, n_classes, dropout_prob_down=None,
                                   dropout_prob_up=(None, None), dropout_prob=None), 16)
     return PadToMultiple(SmallVNet(in_channels, n_classes, width, kernel), 8)
+
+
+class ConvLSTMCell(nn.Module):
+    """Convolutional LSTM cell (Shi et al., NeurIPS 2015): the four LSTM gates are one
+    ``kernel``-sized 2D convolution of the input and the hidden state, so the state keeps its
+    spatial layout ``(B, hidden, H, W)``."""
+
+    def __init__(self, in_channels: int, hidden: int, kernel: int = 3):
+        super().__init__()
+        if hidden < 1:
+            raise ValueError(f"hidden must be >= 1, got {hidden}")
+        self.hidden = hidden
+        self.gates = nn.Conv2d(in_channels + hidden, 4 * hidden, kernel, padding=kernel // 2)
+
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], self.hidden, *x.shape[2:])
+            state = (zeros, zeros)
+        h, c = state
+        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+class BiConvLSTM(nn.Module):
+    """Bidirectional ConvLSTM over a sequence ``(B, S, C, H, W)``: one cell runs first to last, one
+    last to first; their hidden states are concatenated, giving ``(B, S, 2 * hidden, H, W)``."""
+
+    def __init__(self, in_channels: int, hidden: int, kernel: int = 3):
+        super().__init__()
+        self.forward_cell = ConvLSTMCell(in_channels, hidden, kernel)
+        self.backward_cell = ConvLSTMCell(in_channels, hidden, kernel)
+
+    @staticmethod
+    def _run(cell: ConvLSTMCell, steps: list[torch.Tensor]) -> list[torch.Tensor]:
+        state, out = None, []
+        for x in steps:
+            state = cell(x, state)
+            out.append(state[0])
+        return out
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        if seq.ndim != 5:
+            raise ValueError(f"expected a (B, S, C, H, W) sequence, got shape {tuple(seq.shape)}")
+        steps = list(seq.unbind(1))
+        fwd = self._run(self.forward_cell, steps)
+        bwd = self._run(self.backward_cell, steps[::-1])[::-1]
+        return torch.stack([torch.cat(p, dim=1) for p in zip(fwd, bwd)], dim=1)
+
+
+class SliceSequenceUNet(nn.Module):
+    """U-Net over a stack of 2D slices with a bidirectional ConvLSTM between encoder and decoder.
+
+    Input ``(B, C_in, S, H, W)``: ``S`` adjacent slices. Every slice goes through the same 2D encoder;
+    at the bottleneck a :class:`BiConvLSTM` runs along the slice axis in both directions, so each
+    slice's deepest features see every other slice of the stack; the 2D decoder (with U-Net skips)
+    then works slice by slice. The LSTM output is added to the bottleneck features (residual).
+    Output: logits ``(B, n_classes, S, H, W)``. Any ``S`` (the whole volume at inference) and any
+    ``H, W`` work.
+
+    Follows the slice-sequence idea of Chen et al. [88] (2D FCN features, bidirectional ConvLSTM
+    along z) with the ConvLSTM placed between encoder and decoder as in BCDU-Net (Azad et al. [87]);
+    small and simplified for CPU budgets.
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 3,
+                 features: Sequence[int] = (16, 32, 64, 128), kernel: int = 3):
+        super().__init__()
+        if len(features) < 2:
+            raise ValueError(f"SliceSequenceUNet needs at least 2 stages, got features={tuple(features)}")
+        if features[-1] % 2:
+            raise ValueError(f"the deepest width must be even (two LSTM directions), got {features[-1]}")
+        self.in_channels = in_channels
+        f = list(features)
+        chans = [in_channels, *f]
+        self.down = nn.ModuleList(_block(2, a, b) for a, b in zip(chans[:-1], chans[1:]))
+        self.pool = nn.MaxPool2d(2, ceil_mode=True)
+        self.lstm = BiConvLSTM(f[-1], f[-1] // 2, kernel)
+        self.up = nn.ModuleList(_block(2, f[i] + f[i + 1], f[i]) for i in range(len(f) - 1))
+        self.head = nn.Conv2d(f[0], out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_input(x, 3, self.in_channels)
+        b, s = x.shape[0], x.shape[2]
+        h = x.movedim(2, 1).flatten(0, 1)                   # (B*S, C, H, W): slices as a batch
+        skips = []
+        for i, block in enumerate(self.down):
+            if i > 0:
+                h = self.pool(h)
+            h = block(h)
+            skips.append(h)
+        seq = h.unflatten(0, (b, s))
+        h = h + self.lstm(seq).flatten(0, 1)
+        for i in range(len(self.up) - 1, -1, -1):
+            skip = skips[i]
+            h = self.up[i](torch.cat([skip, _up(h, skip.shape[2:])], dim=1))
+        return self.head(h).unflatten(0, (b, s)).movedim(1, 2)
+
+
+def biconvlstm_unet(in_channels: int = 1, n_classes: int = 3,
+                    features: Sequence[int] = (16, 32, 64, 128)) -> SliceSequenceUNet:
+    """Slice-sequence U-Net with a bidirectional ConvLSTM bottleneck ([87], [88]); input
+    ``(B, C, S, H, W)``, slices along axis 2."""
+    return SliceSequenceUNet(in_channels, n_classes, features)

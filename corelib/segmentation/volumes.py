@@ -22,9 +22,11 @@ from corelib import metrics
 __all__ = [
     "PaddedVolumes",
     "evaluate",
+    "keep_largest_components",
     "pad_volumes",
     "predict_2d",
     "predict_3d",
+    "predict_sequence",
     "predict_triplanar",
     "random_crops",
     "segment",
@@ -181,6 +183,20 @@ def predict_triplanar(model: nn.Module, volume: np.ndarray | torch.Tensor,
 
 
 @torch.no_grad()
+def predict_sequence(model: nn.Module, volume: np.ndarray | torch.Tensor, axis: int = 0) -> torch.Tensor:
+    """Class probabilities ``(C, *volume.shape)`` of a slice-sequence network (input ``(1, 1, S, H, W)``,
+    e.g. :class:`~corelib.segmentation.nets.SliceSequenceUNet`) given every slice along ``axis`` as
+    one sequence."""
+    model.eval()
+    v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
+    if v.ndim != 3:
+        raise ValueError(f"predict_sequence needs a 3D volume, got shape {tuple(v.shape)}")
+    seq = v.movedim(axis, 0)[None, None].to(_device(model))
+    probs = torch.softmax(model(seq).float(), 1)[0].cpu()     # (C, S, h, w)
+    return probs.movedim(1, axis + 1)
+
+
+@torch.no_grad()
 def predict_3d(model: nn.Module, volume: np.ndarray | torch.Tensor, roi_size: Sequence[int],
                overlap: float = 0.25, sw_batch_size: int = 4) -> torch.Tensor:
     """Class probabilities ``(C, *volume.shape)`` of a 3D network by MONAI ``sliding_window_inference``
@@ -194,6 +210,30 @@ def predict_3d(model: nn.Module, volume: np.ndarray | torch.Tensor, roi_size: Se
     logits = sliding_window_inference(v[None, None].to(_device(model)), tuple(roi_size), sw_batch_size,
                                       model, overlap=overlap, mode="gaussian")
     return torch.softmax(logits.float(), 1)[0].cpu()
+
+
+def keep_largest_components(labels: np.ndarray, n: int = 1, classes: Sequence[int] | None = None) -> np.ndarray:
+    """Keep the ``n`` largest connected pieces (26-connectivity in 3D, 8 in 2D) of each class of a
+    label map and set the rest to background: the usual clean-up of slice-wise predictions
+    (nnU-Net applies it when validation shows it helps). ``classes``: those to clean (default: all
+    non-zero values). ``n=2`` suits a class that merges a left and a right structure."""
+    from scipy import ndimage
+
+    lab = np.asarray(labels)
+    if lab.dtype.kind not in "iub":
+        raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    out = lab.copy()
+    structure = np.ones((3,) * lab.ndim, bool)
+    for c in (np.unique(lab[lab != 0]) if classes is None else classes):
+        pieces, count = ndimage.label(lab == c, structure)
+        if count <= n:
+            continue
+        sizes = np.bincount(pieces.ravel())[1:]
+        keep = np.argsort(sizes)[::-1][:n] + 1
+        out[(pieces > 0) & ~np.isin(pieces, keep)] = 0
+    return out
 
 
 def segment(predict: Callable[[np.ndarray], torch.Tensor], pv: PaddedVolumes,
@@ -222,8 +262,8 @@ def evaluate(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], labels:
         row: dict[str, float | str] = {"id": ids[k] if ids is not None else str(k)}
         n_empty = 0
         for c in labels:
-            h = metrics.hd95(p == c, t == c, sp)
-            a = metrics.asd(p == c, t == c, sp)
+            dist = metrics.surface_distances(p == c, t == c, sp)
+            h, a = dist["hd95"], dist["asd"]
             if math.isinf(h):
                 n_empty += 1
                 h, a = diag, diag
