@@ -218,3 +218,16 @@ def test_msd_download_with_wrong_checksum_is_corrupt(empty_dirs, monkeypatch):
     monkeypatch.setattr(remote, "MSD_URL", served.as_uri())
     with pytest.raises(CorruptFileError, match="Task04_Hippocampus.tar"):
         remote.load_hippocampus()
+
+
+def test_relative_mirror_path_is_explained(monkeypatch, tmp_path):
+    """Notebooks run in their own folder: a relative mirror path is resolved from there, and the
+    not-found message says so."""
+    from corelib.data.registry import mirror
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(MIRROR_ENV, "../no/such/mirror")
+    text = mirror("msd").describe()
+    assert "is relative" in text and "absolute path" in text
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    assert "is relative" not in mirror("msd").describe()

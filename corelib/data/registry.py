@@ -95,6 +95,10 @@ class Source:
         where = self.folder()
         if self.kind == "mirror" and where is None:
             return f"mirror: {MIRROR_ENV} is not set"
+        raw = os.environ.get(MIRROR_ENV, "").strip()
+        if self.kind == "mirror" and where is not None and not Path(raw).expanduser().is_absolute():
+            return (f"mirror: {where} ({MIRROR_ENV}={raw!r} is relative, so it was resolved from the current "
+                    f"folder {Path.cwd()}; notebooks run in their own folder: give an absolute path)")
         if self.kind == "pip" and where is None:
             return f"pip package {self.package!r}: not installed"
         label = {"debian": f"Debian package {self.package}", "pip": f"pip package {self.package}"}
