@@ -6,7 +6,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_STAMP := $(VENV)/.data-packages
-JB_CONFIG_NOEXEC := _build/_config.noexec.yml
 SCORECARD := book/_generated/scorecard.md
 
 # The offline mirror beside the repository (CI, offline machines) is searched first when present.
@@ -15,11 +14,13 @@ export CORELIB_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup data book test unit notebooks book-check scorecard sync clean
+.PHONY: help setup data book test unit notebooks book-check smoke scorecard sync clean
 
 help:
 	@echo "make book    execute the notebooks and build the HTML book into _build/html/"
-	@echo "make test    unit tests, every notebook under nbval (quick profile), book build with -W"
+	@echo "make test    unit tests, every notebook under nbval (quick profile), book build with -W,"
+	@echo "             then every notebook's full configuration as a smoke run (a few steps each)"
+	@echo "make smoke   only the full-profile smoke run of every notebook"
 	@echo "make sync    re-pair notebooks/*.py with their .ipynb (jupytext) and strip outputs"
 	@echo "make data    install the Debian data packages (apt-get; needs root or sudo)"
 	@echo "make clean   remove build outputs, caches and results"
@@ -29,7 +30,6 @@ setup: $(STAMP) $(DATA_STAMP)
 $(STAMP): requirements/pins.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -r requirements/pins.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
@@ -43,7 +43,7 @@ data:
 
 scorecard: setup
 	@mkdir -p $(dir $(SCORECARD))
-	$(PY) -m corelib.report --out $(SCORECARD) --map book/survey_map.md
+	$(PY) -m corelib.report --out $(SCORECARD) --map book/survey_map.md --ledger ledger
 
 book: setup scorecard
 	$(VENV)/bin/jupyter-book build . --builder html -W -n --keep-going
@@ -58,19 +58,22 @@ notebooks: setup
 	CORELIB_PROFILE=$${CORELIB_PROFILE:-quick} $(PY) scripts/run_notebooks.py
 
 book-check: setup scorecard
-	@mkdir -p _build
-	sed 's/execute_notebooks: cache/execute_notebooks: "off"/' _config.yml > $(JB_CONFIG_NOEXEC)
-	$(VENV)/bin/jupyter-book build . --config $(JB_CONFIG_NOEXEC) --path-output _build/check \
-		--builder html -W -n --keep-going --all
+	$(PY) scripts/stage_book.py _build/executed _build/src
+	$(VENV)/bin/jupyter-book build _build/src --path-output _build/check --builder html -W -n --keep-going --all
+
+smoke: setup
+	$(PY) scripts/run_notebooks.py --smoke
 
 test: setup
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory unit && \
 	$(MAKE) --no-print-directory notebooks && \
 	$(MAKE) --no-print-directory book-check && \
+	$(MAKE) --no-print-directory smoke && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 sync: setup
+	$(PY) scripts/sync_repository.py
 	$(VENV)/bin/jupytext --sync notebooks/*/*.py
 	$(PY) scripts/strip_outputs.py notebooks
 

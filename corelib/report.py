@@ -1,15 +1,27 @@
-"""Records each notebook's numbers and claim checks, and builds the book's scorecard.
+"""Records each notebook's numbers, checks and claim verdicts, and builds the book's scorecard.
 
 In a notebook::
 
     from corelib import report
-    report.set_notebook("02_restoration/01_denoising")
+    report.set_notebook("02_restoration/01_ldct_denoising")
     report.record({"psnr": {"RED-CNN": 33.1, "BM3D": 31.7}})
-    report.claim("C-DN-b", passed=gain > 0.5, evidence=f"RED-CNN {a:.2f} dB vs CNN-DAE {b:.2f} dB")
+    v = report.compare(psnr_red, psnr_dae, what="RED-CNN − CNN-DAE", unit="dB")  # per-slice values
+    report.claim("C-DN-b", v, evidence="18 held-out slices, I0 = 1e4")
+    report.glue("red_gain", v.effect)          # {glue:text}`red_gain:.2f` in the prose
+    report.check(psnr_red.mean() > psnr_fbp.mean() + 1, "RED-CNN must clearly beat the low-dose input")
 
-Each notebook writes ``<results>/<notebook>.json`` (``results_dir()``): profile, device, time, metrics
-and claims. ``python -m corelib.report --out book/_generated/scorecard.md --map MAP.md`` collects
-them into a Markdown table of every claim.
+**One verdict rule for every claim** (:func:`decide`): the claim says that method A beats its
+comparator B by more than ``margin``. The effect is A − B in the claim's direction, paired over the
+same test cases, with a bootstrap confidence interval (:func:`compare`). The claim is *reproduced*
+when the whole interval lies above the margin, *not reproduced* when it lies below it, and
+*inconclusive* otherwise. A verdict therefore changes only when the evidence moves by more than
+its own uncertainty, not with float noise from the thread count.
+
+Each notebook writes ``<results>/<notebook>.json`` (``results_dir()``): profile, device, commit,
+wall time, metrics, glued values, checks and claims. In smoke mode (``CORELIB_SMOKE=1``) claims are
+recorded with the status ``smoke`` and failed checks are recorded instead of raised: a smoke run
+executes the code, it decides nothing. ``python -m corelib.report --out ... --map ... --ledger ...``
+builds the scorecard from the quick results (CI) and the full-profile ledger (GPU runs).
 """
 from __future__ import annotations
 
@@ -18,24 +30,215 @@ import json
 import math
 import os
 import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 RESULTS_ENV = "CORELIB_RESULTS"
-CLAIM_ID = re.compile(r"^C-[A-Z]{2}-[a-z]$")
+COMMIT_ENV = "CORELIB_COMMIT"
+CLAIM_ID = re.compile(r"^(C-[A-Z]{2}-[a-z]|O-OL[0-9]-[a-z])$")
 NOTEBOOK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+STATUSES = ("reproduced", "not reproduced", "inconclusive")
 STATUS_SYMBOL = {
     "reproduced": "✓",
     "not reproduced": "✗",
     "inconclusive": "~",
+    "smoke": "·",
     "not yet measured": "…",
 }
-_CATALOGUE_ROW = re.compile(r"^\|\s*(C-[A-Z]{2}-[a-z])\s*\|\s*(?:claim:\s*)?([^|]*?)\s*\|")
+CHAPTERS = {  # claim-id infix -> chapter heading on the scorecard
+    "DN": "2.1 Restoration and reconstruction", "SR": "2.1 Restoration and reconstruction",
+    "RC": "2.1 Restoration and reconstruction", "SY": "2.2 Synthesis", "RG": "3.1 Registration",
+    "SG": "3.2 Segmentation", "CL": "4.1 Classification", "DT": "4.2 Detection", "OL": "5 Outlook",
+}
+_CATALOGUE_ROW = re.compile(
+    r"^\|\s*(C-[A-Z]{2}-[a-z]|O-OL[0-9]-[a-z])\s*\|\s*(?:claim:|statement:)?\s*([^|]*?)\s*\|")
+_ROOT = Path(__file__).resolve().parent.parent
+MAP_PATH = _ROOT / "book" / "survey_map.md"
 
 _notebook: str | None = None
+_started: float | None = None
 
 
+# ----------------------------------------------------------------------------- the verdict rule
+@dataclass(frozen=True)
+class Verdict:
+    """A claim's outcome: effect (A − B in the claim's direction), its interval, the margin, the status.
+
+    ``n`` counts the paired test cases, ``runs`` the training runs (seeds) behind each side;
+    ``parts`` holds the verdicts of a claim made of several comparisons (:func:`all_of`).
+    """
+
+    status: str
+    effect: float = math.nan
+    lo: float = math.nan
+    hi: float = math.nan
+    margin: float = 0.0
+    n: int = 0
+    runs: int = 1
+    what: str = ""
+    unit: str = ""
+    level: float = 0.95
+    parts: dict[str, "Verdict"] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: ``what: +0.52 dB [+0.31, +0.74] (margin +0, 18 cases, 1 run): reproduced``."""
+        if self.parts:
+            inner = "; ".join(f"{k}: {v.summary()}" for k, v in self.parts.items())
+            return f"{self.status} (all of: {inner})"
+        unit = f" {self.unit}" if self.unit else ""
+        runs = f"{self.runs} run{'s' if self.runs != 1 else ''}"
+        what = f"{self.what}: " if self.what else ""
+        return (f"{what}{self.effect:+.4g}{unit} [{self.lo:+.4g}, {self.hi:+.4g}] "
+                f"(margin {self.margin:+.4g}, {self.n} cases, {runs}): {self.status}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["parts"] = {k: v.to_dict() for k, v in self.parts.items()}
+        return _jsonable(out)
+
+    @property
+    def interval(self) -> str:
+        """``[lo, hi]`` formatted for prose."""
+        return f"[{self.lo:+.3g}, {self.hi:+.3g}]"
+
+
+def decide(lo: float, hi: float, margin: float = 0.0) -> str:
+    """The rule: *reproduced* if ``lo > margin``, *not reproduced* if ``hi < margin``, else *inconclusive*."""
+    for name, value in (("lo", lo), ("hi", hi), ("margin", margin)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if lo > hi:
+        raise ValueError(f"the interval is reversed: lo {lo} > hi {hi}")
+    if lo > margin:
+        return "reproduced"
+    if hi < margin:
+        return "not reproduced"
+    return "inconclusive"
+
+
+def _check_level_and_boot(level: float, n_boot: int) -> None:
+    if not 0.5 <= level < 1:
+        raise ValueError(f"level must be in [0.5, 1), got {level!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100:
+        raise ValueError(f"n_boot must be an integer of at least 100, got {n_boot!r}")
+
+
+def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, n_boot: int = 2000,
+                       level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """``(value, lo, hi)``: ``statistic(indices)`` on all ``n`` cases and its percentile bootstrap interval.
+
+    Resamples that give a non-finite value (e.g. an AUC on one class only) are skipped.
+    """
+    _check_level_and_boot(level, n_boot)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"need at least 2 paired cases for an interval, got n={n!r}")
+    value = float(statistic(np.arange(n)))
+    if not math.isfinite(value):
+        raise ValueError(f"the statistic is {value} on the full set of cases")
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=float)
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < n_boot // 2:
+        raise ValueError("more than half of the bootstrap resamples gave no finite value")
+    lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return value, float(lo), float(hi)
+
+
+def _paired(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must hold the same cases: shapes {a.shape} and {b.shape}")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"a and b must be (cases,) or (runs, cases), got shape {a.shape}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("a and b must be finite (a NaN score means a failed case: fix or drop it first)")
+    runs = a.shape[0] if a.ndim == 2 else 1
+    if a.ndim == 2:
+        a, b = a.mean(0), b.mean(0)
+    return a, b, runs
+
+
+def compare(a: Any, b: Any, *, margin: float = 0.0, higher_is_better: bool = True, what: str = "",
+            unit: str = "", n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Verdict:
+    """Paired comparison of per-case scores of method A (``a``) and its comparator B (``b``).
+
+    ``a`` and ``b`` hold one value per test case, in the same case order: shape ``(cases,)``, or
+    ``(runs, cases)`` for several training seeds (averaged per case first). The effect is the mean of
+    ``a - b`` (``b - a`` when lower is better, e.g. HD95), so a positive effect always favours A.
+    The interval is a percentile bootstrap over cases; the status follows :func:`decide`.
+    """
+    a, b, runs = _paired(a, b)
+    d = (a - b) if higher_is_better else (b - a)
+    value, lo, hi = bootstrap_interval(lambda i: d[i].mean(), len(d), n_boot, level, seed)
+    return Verdict(decide(lo, hi, margin), value, lo, hi, float(margin), len(d), runs, what, unit, level)
+
+
+def compare_statistic(statistic: Callable[[np.ndarray], float], n: int, *, margin: float = 0.0,
+                      runs: int = 1, what: str = "", unit: str = "", n_boot: int = 2000,
+                      level: float = 0.95, seed: int = 0) -> Verdict:
+    """Like :func:`compare` for an effect that is not a mean of per-case values.
+
+    ``statistic(indices)`` returns the effect (A − B, positive favours A) on the cases ``indices``,
+    e.g. a difference of AUCs (:func:`compare_auc`).
+    """
+    value, lo, hi = bootstrap_interval(statistic, n, n_boot, level, seed)
+    return Verdict(decide(lo, hi, margin), value, lo, hi, float(margin), int(n), int(runs), what, unit, level)
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return math.nan
+    r = rankdata(s)
+    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def compare_auc(y_true: Any, score_a: Any, score_b: Any, *, margin: float = 0.0, runs: int = 1,
+                what: str = "", n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Verdict:
+    """Paired bootstrap of AUC(A) − AUC(B) over the test cases (binary labels 0/1, one score per case)."""
+    y = np.asarray(y_true).reshape(-1)
+    a, b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
+    for name, s in (("score_a", a), ("score_b", b)):
+        if s.ndim != 1:
+            raise ValueError(f"{name} must hold one score per case (the positive class), got shape {s.shape}")
+        if len(s) != len(y):
+            raise ValueError(f"{name} has {len(s)} scores for {len(y)} labels")
+        if not np.all(np.isfinite(s)):
+            raise ValueError(f"{name} holds NaN or infinite scores")
+    if not np.all(np.isin(y, (0, 1))) or np.unique(y).size < 2:
+        raise ValueError("y_true must hold both classes, as 0 and 1")
+    return compare_statistic(lambda i: _auc(y[i], a[i]) - _auc(y[i], b[i]), len(y), margin=margin,
+                             runs=runs, what=what, unit="AUC", n_boot=n_boot, level=level, seed=seed)
+
+
+def all_of(**parts: Verdict) -> Verdict:
+    """A claim made of several comparisons: reproduced if all parts are, not reproduced if any part is not."""
+    if not parts:
+        raise ValueError("all_of() needs at least one named verdict")
+    for name, v in parts.items():
+        if not isinstance(v, Verdict):
+            raise TypeError(f"part {name!r} is a {type(v).__name__}, not a Verdict")
+    statuses = [v.status for v in parts.values()]
+    if "not reproduced" in statuses:
+        status = "not reproduced"
+    elif all(s == "reproduced" for s in statuses):
+        status = "reproduced"
+    else:
+        status = "inconclusive"
+    return Verdict(status, n=min(v.n for v in parts.values()), runs=min(v.runs for v in parts.values()),
+                   parts=dict(parts))
+
+
+# ----------------------------------------------------------------------------- recording
 def results_dir() -> Path:
     """``$CORELIB_RESULTS``, else ``<repo root>/results`` in a checkout, else ``./results``.
 
@@ -45,14 +248,14 @@ def results_dir() -> Path:
     env = os.environ.get(RESULTS_ENV, "").strip()
     if env:
         return Path(env)
-    root = Path(__file__).resolve().parent.parent
-    return root / "results" if (root / "pyproject.toml").exists() else Path.cwd() / "results"
+    return _ROOT / "results" if (_ROOT / "pyproject.toml").exists() else Path.cwd() / "results"
 
 
 def set_notebook(name: str) -> None:
-    """Set the notebook that later ``record``/``claim`` calls write to, e.g. ``"01_foundations/01_data_tour"``."""
-    global _notebook
+    """Set the notebook that later calls write to, e.g. ``"01_foundations/01_data_tour"``; starts its clock."""
+    global _notebook, _started
     _notebook = _check_notebook(name)
+    _started = time.perf_counter()
 
 
 def _check_notebook(name: str | None) -> str:
@@ -70,6 +273,8 @@ def _jsonable(value: Any) -> Any:
         value = value.detach().cpu().numpy()
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalar or array
         value = value.tolist()
+    if isinstance(value, Verdict):
+        return value.to_dict()
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -88,25 +293,57 @@ def _path(notebook: str) -> Path:
 def _load(notebook: str) -> dict[str, Any]:
     path = _path(notebook)
     if not path.exists():
-        return {"notebook": notebook, "metrics": {}, "claims": {}}
+        return {"notebook": notebook, "metrics": {}, "claims": {}, "glue": {}, "checks": []}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"results file {path} is not valid JSON: {err}") from err
-    data.setdefault("metrics", {})
-    data.setdefault("claims", {})
+    for key in ("metrics", "claims", "glue"):
+        data.setdefault(key, {})
+    data.setdefault("checks", [])
     return data
+
+
+_commit_cache: str | None = None
+
+
+def commit() -> str:
+    """The corelib commit a result comes from: ``$CORELIB_COMMIT``, else ``git rev-parse``, else ``unknown``."""
+    global _commit_cache
+    env = os.environ.get(COMMIT_ENV, "").strip()
+    if env:
+        return env
+    if _commit_cache is None:
+        try:
+            out = subprocess.run(["git", "-C", str(_ROOT), "rev-parse", "--short=12", "HEAD"],
+                                 capture_output=True, text=True, timeout=10)
+            dirty = subprocess.run(["git", "-C", str(_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=10)
+            _commit_cache = (out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+                             if out.returncode == 0 else "unknown")
+        except (OSError, subprocess.SubprocessError):
+            _commit_cache = "unknown"
+    return _commit_cache
 
 
 def _save(notebook: str, data: dict[str, Any], profile: str | None) -> dict[str, Any]:
     from corelib import runtime  # lazy: the scorecard CLI does not need torch
 
+    import torch
+
+    dev = runtime.device()
     data.update(
         notebook=notebook,
         profile=profile or runtime.profile(),
-        device=str(runtime.device()),
+        smoke=runtime.smoke(),
+        device=str(dev),
+        gpu=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+        peak_gpu_mb=round(torch.cuda.max_memory_allocated(dev) / 2**20, 1) if dev.type == "cuda" else None,
+        commit=commit(),
         updated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    if _started is not None and notebook == _notebook:
+        data["seconds"] = round(time.perf_counter() - _started, 1)
     path = _path(notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
@@ -134,44 +371,108 @@ def record(
     return _save(name, data, profile)
 
 
-def claim(
-    claim_id: str,
-    passed: bool | None,
-    evidence: str,
-    notebook: str | None = None,
-    profile: str | None = None,
-) -> dict[str, str]:
-    """Record a claim check: ``passed`` True/False, or ``None`` for inconclusive; print and return it."""
+def known_claims() -> dict[str, str] | None:
+    """The claim and statement ids of the book's survey map, or None outside a checkout."""
+    return claims_catalogue(MAP_PATH) if MAP_PATH.exists() else None
+
+
+def claim(claim_id: str, verdict: Verdict, evidence: str = "", notebook: str | None = None,
+          profile: str | None = None) -> dict[str, Any]:
+    """Record a claim's :class:`Verdict` (from :func:`compare`, :func:`compare_auc` or :func:`all_of`).
+
+    ``evidence`` says what was compared on which data. In smoke mode the status is ``smoke``.
+    The id must be one of the survey map's claim (``C-``) or outlook statement (``O-``) ids.
+    """
     if not isinstance(claim_id, str) or not CLAIM_ID.match(claim_id):
-        raise ValueError(f"claim id {claim_id!r} does not look like 'C-DN-a' (see MAP.md)")
-    if passed is not None and type(passed).__name__ not in ("bool", "bool_"):
-        raise TypeError(f"passed must be True, False or None, got {passed!r}")
-    status = "inconclusive" if passed is None else "reproduced" if passed else "not reproduced"
+        raise ValueError(f"claim id {claim_id!r} does not look like 'C-DN-a' or 'O-OL3-a' (see book/survey_map.md)")
+    known = known_claims()
+    if known is not None and claim_id not in known:
+        raise ValueError(f"claim id {claim_id!r} is not in {MAP_PATH.name}; known: {', '.join(known)}")
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"verdict must be a report.Verdict (from report.compare, compare_auc or all_of), "
+                        f"got {type(verdict).__name__}")
+    from corelib import runtime
+
+    entry = verdict.to_dict()
+    if runtime.smoke():
+        entry["status"] = "smoke"
+    entry["evidence"] = str(evidence)
     name = _check_notebook(notebook)
     data = _load(name)
-    entry = {"status": status, "evidence": str(evidence)}
     data["claims"][claim_id] = entry
     _save(name, data, profile)
-    print(f"{claim_id}: {STATUS_SYMBOL[status]} {status} ({evidence})")
+    status = entry["status"]
+    print(f"{claim_id}: {STATUS_SYMBOL[status]} {status}: {verdict.summary()}" + (f" ({evidence})" if evidence else ""))
     return entry
 
 
+def check(condition: Any, message: str) -> bool:
+    """Assert ``condition`` (a notebook's quality check); in smoke mode record a failure instead of raising."""
+    from corelib import runtime
+
+    ok = bool(condition)
+    if _notebook is not None:
+        data = _load(_notebook)
+        data["checks"] = [c for c in data["checks"] if c.get("message") != message]
+        data["checks"].append({"message": str(message), "passed": ok})
+        _save(_notebook, data, None)
+    if not ok:
+        if runtime.smoke():
+            print(f"check not met (smoke run, recorded only): {message}")
+        else:
+            raise AssertionError(message)
+    return ok
+
+
+def glue(name: str, value: Any, display: bool = False) -> Any:
+    """Glue ``value`` for the prose (MyST-NB ``{glue:text}`name:.2f```) and record it; return it.
+
+    numpy/torch scalars become Python numbers first (MyST-NB formats only plain values). Outside
+    Jupyter Book (e.g. Colab without myst-nb) the value is only recorded.
+    """
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise ValueError(f"glue name {name!r} must be a Python identifier")
+    plain = _jsonable(value)
+    if isinstance(plain, float) and not math.isfinite(plain):
+        raise ValueError(f"glue value {name!r} is not finite")
+    if plain is None and value is not None:
+        raise ValueError(f"glue value {name!r} is not finite")
+    try:
+        from myst_nb import glue as _myst_glue
+    except ImportError:
+        _myst_glue = None
+    if _myst_glue is not None:
+        _myst_glue(name, plain, display=display)
+    if _notebook is not None:
+        data = _load(_notebook)
+        data["glue"][name] = plain
+        _save(_notebook, data, None)
+    return value
+
+
 def load_results(directory: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every notebook's results under ``directory`` (default ``results_dir()``), sorted by notebook."""
+    """Every notebook's results under ``directory`` (default ``results_dir()``), sorted by notebook.
+
+    Files that are not JSON are skipped; a JSON file that is corrupt raises an error naming it.
+    """
     root = Path(directory) if directory is not None else results_dir()
     out = []
     for path in sorted(root.rglob("*.json")) if root.exists() else []:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"results file {path} is not valid JSON: {err}") from err
+        if not isinstance(data, dict):
+            raise ValueError(f"results file {path} holds a {type(data).__name__}, not a notebook's results")
         data.setdefault("notebook", path.relative_to(root).with_suffix("").as_posix())
+        data.setdefault("claims", {})
+        data.setdefault("metrics", {})
         out.append(data)
     return sorted(out, key=lambda d: d["notebook"])
 
 
 def claims_catalogue(map_path: str | Path) -> dict[str, str]:
-    """``{claim id: claim text}`` from the ``| C-XX-y | claim: ... |`` rows of a MAP.md-style file."""
+    """``{id: text}`` from the ``| C-XX-y | claim: ... |`` and ``| O-OLn-x | statement: ... |`` rows of a map."""
     path = Path(map_path)
     if not path.exists():
         raise FileNotFoundError(f"claims file {path} does not exist")
@@ -183,6 +484,7 @@ def claims_catalogue(map_path: str | Path) -> dict[str, str]:
     return catalogue
 
 
+# ----------------------------------------------------------------------------- scorecard
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").strip()
 
@@ -197,6 +499,104 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _effect_text(entry: Mapping[str, Any]) -> str:
+    """``✓ +0.52 dB [+0.31, +0.74]`` (or one line per part of a composite claim)."""
+    status = entry.get("status", "inconclusive")
+    symbol = STATUS_SYMBOL.get(status, "?")
+    parts = entry.get("parts") or {}
+    if parts:
+        inner = "; ".join(f"{k} {_effect_text(v)}" for k, v in parts.items())
+        return f"{symbol} {status} ({inner})"
+    if entry.get("effect") is None or entry.get("lo") is None:
+        return f"{symbol} {status}"
+    unit = f" {entry['unit']}" if entry.get("unit") else ""
+    return f"{symbol} {entry['effect']:+.3g}{unit} [{entry['lo']:+.3g}, {entry['hi']:+.3g}]"
+
+
+def _chapter(cid: str) -> str:
+    return CHAPTERS.get(cid.split("-")[1][:2], "Other")
+
+
+def _verdicts(results: Sequence[Mapping[str, Any]]) -> dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]]:
+    out: dict[str, list[tuple[Mapping[str, Any], Mapping[str, Any]]]] = {}
+    for res in results:
+        if res.get("smoke"):
+            continue  # a smoke run decides nothing
+        for cid, entry in res.get("claims", {}).items():
+            if entry.get("status") in STATUSES:
+                out.setdefault(cid, []).append((res, entry))
+    return out
+
+
+def scorecard_markdown(
+    results: list[dict[str, Any]] | None = None,
+    claims_catalogue: Mapping[str, str] | None = None,
+    title: str | None = None,
+    ledger: list[dict[str, Any]] | None = None,
+) -> str:
+    """The scorecard: per chapter, one row per claim with its quick and full verdict, effect and interval.
+
+    ``results`` are the latest quick-profile results (CI), ``ledger`` the full-profile records of GPU
+    runs. Smoke results never count. Evidence and the claims' texts are folded below each table.
+    """
+    results = load_results() if results is None else results
+    ledger = ledger or []
+    catalogue = dict(claims_catalogue or {})
+    quick = _verdicts([r for r in results if r.get("profile") != "full"])
+    full = _verdicts([r for r in ledger if r.get("profile") == "full"]
+                     + [r for r in results if r.get("profile") == "full"])
+    ids = list(catalogue) + sorted((set(quick) | set(full)) - set(catalogue))
+
+    counts: dict[str, int] = {}
+    for cid in ids:
+        for _, entry in quick.get(cid) or [(None, {"status": "not yet measured"})]:
+            counts[entry["status"]] = counts.get(entry["status"], 0) + 1
+    lines = [f"# {title}", ""] if title else []
+    lines += ["## Claims", "",
+              "Quick profile (2-core CPU, CI): "
+              + (", ".join(f"{STATUS_SYMBOL[s]} {n} {s}" for s, n in counts.items() if n) or "none recorded")
+              + f". Full profile (GPU): {sum(len(v) for v in full.values())} verdicts recorded.", ""]
+    by_chapter: dict[str, list[str]] = {}
+    for cid in ids:
+        by_chapter.setdefault(_chapter(cid), []).append(cid)
+    for chapter, cids in sorted(by_chapter.items()):
+        lines += [f"### {chapter}", "", "| claim | quick (CPU) | full (GPU) | notebook |", "|---|---|---|---|"]
+        details = []
+        for cid in cids:
+            q_rows = quick.get(cid) or [(None, None)]
+            for res, entry in q_rows:
+                nb = res["notebook"] if res else None
+                f_entries = [(r, e) for r, e in full.get(cid, []) if nb is None or r["notebook"] == nb]
+                q_text = _effect_text(entry) if entry else "… not yet measured"
+                if f_entries:
+                    r, e = f_entries[0]
+                    f_text = f"{_effect_text(e)} ({r.get('gpu') or r.get('device', '')}, {str(r.get('updated', ''))[:10]})"
+                else:
+                    f_text = "not yet run on a GPU"
+                nb_text = f"`{nb.split('/')[-1]}`" if nb else ""
+                lines.append(f"| {cid} | {_cell(q_text)} | {_cell(f_text)} | {nb_text} |")
+                if entry:
+                    details.append(f"- **{cid}** ({nb}): {catalogue.get(cid, '')}. Quick: {entry.get('status')}; "
+                                   f"{entry.get('what', '')} {_effect_text(entry)}, margin {entry.get('margin', 0):+g}, "
+                                   f"{entry.get('n', '?')} cases, {entry.get('runs', 1)} run(s). {entry.get('evidence', '')}")
+                else:
+                    details.append(f"- **{cid}**: {catalogue.get(cid, '')}. No notebook measures it yet.")
+        lines += ["", ":::{dropdown} The claims and the evidence behind each verdict", *details, ":::", ""]
+    lines += ["## Metrics of the latest quick run", ""]
+    if not any(res.get("metrics") for res in results):
+        lines += ["No metrics recorded yet.", ""]
+    for res in results:
+        if not res.get("metrics") or res.get("smoke"):
+            continue
+        lines += [f":::{{dropdown}} `{res['notebook']}`", "",
+                  f"profile {res.get('profile', 'n/a')}, device {res.get('device', 'n/a')}, "
+                  f"commit {res.get('commit', 'n/a')}, updated {res.get('updated', 'n/a')}", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(_fmt(v))} |" for k, v in _flatten(res["metrics"])]
+        lines += [":::", ""]
+    return "\n".join(lines)
+
+
 def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     rows = []
     for key, value in metrics.items():
@@ -205,59 +605,17 @@ def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, An
     return rows
 
 
-def scorecard_markdown(
-    results: list[dict[str, Any]] | None = None,
-    claims_catalogue: Mapping[str, str] | None = None,
-    title: str | None = None,
-) -> str:
-    """A Markdown table of every claim (catalogue order, then any others) and each notebook's metrics."""
-    results = load_results() if results is None else results
-    catalogue = dict(claims_catalogue or {})
-    measured: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for res in results:
-        for cid, entry in res.get("claims", {}).items():
-            measured.setdefault(cid, []).append((res, entry))
-    ids = list(catalogue) + sorted(set(measured) - set(catalogue))
-
-    counts = dict.fromkeys(STATUS_SYMBOL, 0)
-    rows = []
-    for cid in ids:
-        text = _cell(catalogue.get(cid, ""))
-        for res, entry in measured.get(cid) or [(None, None)]:
-            status = entry.get("status", "inconclusive") if entry else "not yet measured"
-            counts[status] = counts.get(status, 0) + 1
-            cells = [cid, text, f"{STATUS_SYMBOL.get(status, '')} {status}",
-                     f"`{res['notebook']}`" if res else "", (res.get("profile") or "") if res else "",
-                     _cell(entry.get("evidence", "")) if entry else ""]
-            rows.append("| " + " | ".join(cells) + " |")
-
-    lines = [f"# {title}", ""] if title else []
-    lines += ["## Claims", ""]
-    lines.append(", ".join(f"{STATUS_SYMBOL[s]} {n} {s}" for s, n in counts.items() if n) or "No claims recorded yet.")
-    lines += ["", "| claim | text | status | notebook | profile | evidence |", "|---|---|---|---|---|---|", *rows, ""]
-    lines += ["## Metrics", ""]
-    if not any(res.get("metrics") for res in results):
-        lines += ["No metrics recorded yet.", ""]
-    for res in results:
-        if not res.get("metrics"):
-            continue
-        lines += [f"### `{res['notebook']}`", "",
-                  f"profile {res.get('profile', 'n/a')}, device {res.get('device', 'n/a')}, "
-                  f"updated {res.get('updated', 'n/a')}", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {_cell(k)} | {_cell(_fmt(v))} |" for k, v in _flatten(res["metrics"])]
-        lines.append("")
-    return "\n".join(lines)
-
-
 def write_scorecard(
     path: str | Path,
     map_path: str | Path | None = None,
     results: str | Path | None = None,
     title: str | None = None,
+    ledger: str | Path | None = None,
 ) -> Path:
     """Write the scorecard Markdown to ``path`` (claims from ``map_path`` when given); return the path."""
     catalogue = claims_catalogue(map_path) if map_path else None
-    text = scorecard_markdown(load_results(results), catalogue, title=title)
+    full = load_results(ledger) if ledger else None
+    text = scorecard_markdown(load_results(results), catalogue, title=title, ledger=full)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
@@ -267,11 +625,12 @@ def write_scorecard(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the book's claims scorecard from the results folder.")
     parser.add_argument("--out", required=True, help="Markdown file to write")
-    parser.add_argument("--map", dest="map_path", help="MAP.md-style file with the '| C-XX-y | claim: ... |' rows")
-    parser.add_argument("--results", help=f"results folder (default ${RESULTS_ENV} or <repo>/results)")
+    parser.add_argument("--map", dest="map_path", help="survey map with the '| C-XX-y | claim: ... |' rows")
+    parser.add_argument("--results", help=f"quick results folder (default ${RESULTS_ENV} or <repo>/results)")
+    parser.add_argument("--ledger", help="folder of full-profile records from GPU runs (e.g. ledger/)")
     parser.add_argument("--title", help="add a '# title' heading")
     args = parser.parse_args(argv)
-    out = write_scorecard(args.out, args.map_path, args.results, args.title)
+    out = write_scorecard(args.out, args.map_path, args.results, args.title, args.ledger)
     print(f"wrote {out}")
 
 

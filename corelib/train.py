@@ -2,7 +2,8 @@
 
 ``fit`` trains for a number of optimizer steps or epochs, shows a progress bar with the loss,
 validates every ``val_every`` steps, keeps a deep copy of the best weights and restores them at
-the end. On CUDA it runs under bf16 autocast. It returns a :class:`History` (data only; the
+the end (in smoke mode, ``corelib.runtime.smoke()``, it stops after a couple of steps). On CUDA it
+runs under bf16 autocast. It returns a :class:`History` (data only; the
 curves are drawn by ``corelib.viz``).
 """
 from __future__ import annotations
@@ -114,8 +115,6 @@ def fit(
         _positive_int(epochs, "epochs")
     if val_every is not None:
         _positive_int(val_every, "val_every")
-    elif steps is not None:
-        val_every = max(1, steps // 10)
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
     if batch_fn is None:
@@ -128,6 +127,11 @@ def fit(
         n_batches = None
     if n_batches == 0:
         raise ValueError("train_loader is empty")
+    if runtime.smoke():  # a smoke run executes the code path, not the training
+        steps = runtime.steps(steps if steps is not None else epochs * (n_batches or 1))
+        epochs, val_every = None, None
+    if val_every is None and steps is not None:
+        val_every = max(1, steps // 10)
 
     device = torch.device(device) if device is not None else runtime.device()
     model.to(device)
@@ -213,6 +217,9 @@ def fit(
         model.load_state_dict(best_state)
     hist.steps = step
     hist.seconds = time.perf_counter() - start
+    if progress:  # one static line: the progress bar is a widget that a rendered page cannot show
+        best = f", best {monitor} {hist.best[monitor]:.4g} at step {hist.best['step']}" if hist.best else ""
+        print(f"{desc}: {step} steps in {hist.seconds:.1f} s, last loss {hist.train_loss[-1]:.4g}{best}")
     return hist
 
 

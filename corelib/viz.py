@@ -418,6 +418,47 @@ def plot_history(history: Any, ax: Axes | None = None, logy: bool = True) -> Fig
     return loss_ax.figure
 
 
+def plot_histories(histories: Mapping[str, Any], ncols: int = 3, logy: bool = True,
+                   suptitle: str | None = None) -> Figure:
+    """One :func:`plot_history` panel per run, in a grid of at most ``ncols`` (≤ 3) columns.
+
+    ``histories`` maps a run's name (the panel title) to its history. The grid keeps labels readable
+    at the book's page width, however many runs a notebook compares.
+    """
+    if not isinstance(histories, Mapping) or not histories:
+        raise ValueError("histories must be a non-empty dict {name: history}")
+    if isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or not 1 <= ncols <= 3:
+        raise ValueError(f"ncols must be 1, 2 or 3 (readable at page width), got {ncols!r}")
+    n = len(histories)
+    cols = min(int(ncols), n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, layout="constrained")
+    for ax, (name, hist) in zip(axes.flat, histories.items()):
+        plot_history(hist, ax=ax, logy=logy)
+        ax.set_title(str(name))
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def show_source(obj: Any) -> Any:
+    """Display the source code of a corelib class or function, so the page shows the method itself.
+
+    Returns an IPython ``Code`` object (rendered with syntax highlighting in Jupyter and in the book).
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    try:
+        source = inspect.getsource(obj)
+    except (TypeError, OSError) as err:
+        raise TypeError(f"no source code for {obj!r}: pass a class or function defined in Python") from err
+    return Code(textwrap.dedent(source), language="python")
+
+
 # ----------------------------------------------------------------------------- volumes
 def _plane(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
     """Slice ``index`` along ``axis``, transposed for display with origin="lower"."""

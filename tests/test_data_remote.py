@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -14,9 +15,8 @@ import corelib.data as data
 from corelib.data import fetch, remote
 from corelib.data.registry import CACHE_ENV, MIRROR_ENV, CorruptFileError, DataNotFoundError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not SHARED.is_dir():
-    SHARED = Path("/work/shared/data")
+# The offline mirror: $CORELIB_DATA_MIRROR, else ../shared/data beside the repository; tests skip without it.
+SHARED = Path(os.environ.get(MIRROR_ENV, "").strip() or Path(__file__).resolve().parents[2] / "shared" / "data")
 needs_mirror = pytest.mark.skipif(not (SHARED / "msd").is_dir(), reason="offline mirror not present")
 
 
@@ -84,8 +84,26 @@ def test_breastmnist_from_mirror(shared_mirror):
     assert set(np.unique(m["test_labels"])) <= {0, 1}
 
 
+@needs_mirror
+def test_sri24_from_mirror(shared_mirror):
+    t1, t2, tissues = (remote.load_sri24(c) for c in ("t1", "t2", "tissues"))
+    assert t1.shape == t2.shape == tissues.shape == (240, 240, 155) and t1.spacing == (1.0, 1.0, 1.0)
+    assert t1.array.dtype == np.float32 and tissues.array.dtype == np.uint8
+    assert set(np.unique(tissues.array)) == {0, 1, 2, 3} and tissues.meta["labels"][3] == "WM"
+    brain = tissues.array > 0
+    assert (t1.array[~brain] == 0).mean() > 0.99  # skull-stripped, same mask for every channel
+    wm, csf = tissues.array == 3, tissues.array == 1
+    assert t1.array[wm].mean() > t1.array[csf].mean() and t2.array[csf].mean() > t2.array[wm].mean()
+    names = remote.sri24_lpba40_labels()
+    assert len(names) == 57 and names[0] == "background" and "L_hippocampus" in names.values()
+    lpba = remote.load_sri24("lpba40")
+    assert set(np.unique(lpba.array)) <= set(names)
+    with pytest.raises(ValueError, match="t1, pd, t2"):
+        remote.load_sri24("flair")
+
+
 def test_cards_have_licence_citation_and_chapters():
-    for name in ("msd_hippocampus", "ants_slices", "medmnist"):
+    for name in ("msd_hippocampus", "ants_slices", "medmnist", "sri24"):
         c = data.card(name)
         assert c.licence and c.citation and c.chapters and c.version and c.files
         assert [s.kind for s in c.sources] == ["mirror", "cache"]
@@ -97,6 +115,7 @@ def test_cards_have_licence_citation_and_chapters():
     (lambda: remote.load_ants_slice("r16"), "ants_slices"),
     (lambda: remote.load_medmnist(), "medmnist"),
     (lambda: remote.load_medmnist("pneumoniamnist"), "medmnist"),
+    (lambda: remote.load_sri24("t2"), "sri24"),
 ])
 def test_offline_without_data_says_where_it_looked(offline, load, name):
     with pytest.raises(DataNotFoundError) as err:

@@ -212,3 +212,22 @@ def test_pipeline_figure(tmp_path):
         viz.pipeline_figure(steps, notes=["x"])
     with pytest.raises(ValueError, match="at least one"):
         viz.pipeline_figure([])
+
+
+def test_plot_histories_grid_at_most_three_columns():
+    hist = {"train_loss": [1.0, 0.5, 0.25], "steps": 3, "val": [{"step": 3, "psnr": 30.0}]}
+    fig = viz.plot_histories({f"run {i}": hist for i in range(5)})
+    visible = [ax for ax in fig.axes if ax.get_visible() and ax.get_title().startswith("run")]
+    assert len(visible) == 5
+    assert fig.get_size_inches()[0] <= 4.2 * 3 + 1e-6
+    with pytest.raises(ValueError, match="ncols"):
+        viz.plot_histories({"a": hist}, ncols=4)
+    with pytest.raises(ValueError, match="non-empty"):
+        viz.plot_histories({})
+
+
+def test_show_source_returns_the_code():
+    code = viz.show_source(viz.plot_histories)
+    assert "def plot_histories" in code.data
+    with pytest.raises(TypeError, match="no source"):
+        viz.show_source(3)

@@ -1,6 +1,7 @@
 """Real medical images, offline first: the dataset registry, loaders and torch datasets.
 
-``corelib.data.status()`` prints every dataset, whether it was found, and how to get it.
+Every dataset is defined in :mod:`corelib.data.catalogue`. ``corelib.data.status()`` prints every
+dataset, whether it was found, and how to get it.
 """
 from corelib.data.registry import (  # noqa: F401
     CorruptFileError,

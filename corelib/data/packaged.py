@@ -1,4 +1,7 @@
-"""Real images that ship inside installed packages (no download ever).
+"""Loaders of the real images that ship inside installed packages (no download ever).
+
+The datasets are defined (licence, citation, where they are looked for) in
+:mod:`corelib.data.catalogue`; each loader finds its folder with ``locate("<name>")``.
 
 * ``mni152``: pip ``nilearn`` package data -> :func:`load_mni152`
 * ``colin27``: Debian ``mricron-data`` -> :func:`load_colin27`, :func:`aal_labels`
@@ -20,10 +23,8 @@ command; a broken file raises :class:`CorruptFileError` with its path; an unknow
 from __future__ import annotations
 
 import functools
-import gzip
 import re
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,7 @@ import numpy as np
 
 from corelib.data.ct_invesalius import read_inv3
 from corelib.data.io import Volume, read_nifti
-from corelib.data.registry import (
-    CorruptFileError,
-    DataNotFoundError,
-    DatasetCard,
-    debian,
-    locate,
-    mirror,
-    pip_package,
-    register,
-)
+from corelib.data.registry import CorruptFileError, DataNotFoundError, locate
 
 __all__ = [
     "load_mni152",
@@ -66,138 +58,6 @@ __all__ = [
 def _check_kind(kind: str, valid: Any) -> None:
     if kind not in valid:
         raise ValueError(f"unknown kind {kind!r}; valid kinds: {', '.join(map(str, valid))}")
-
-
-def _pip_version(dist: str) -> str:
-    try:
-        return f"{dist} {metadata.version(dist)}"
-    except metadata.PackageNotFoundError:
-        return f"{dist} (not installed)"
-
-
-def _deb_version(package: str, source: str) -> str:
-    """Debian package version from its changelog (first line), e.g. ``mricron-data 1.2-4``."""
-    log = Path(f"/usr/share/doc/{package}/changelog.Debian.gz")
-    try:
-        with gzip.open(log, "rt", errors="replace") as fh:
-            head = fh.readline()
-        match = re.match(rf"{re.escape(source)} \(([^)]+)\)", head)
-        return f"{package} {match.group(1)}" if match else package
-    except OSError:
-        return f"{package} (not installed)"
-
-
-# ------------------------------------------------------------------------------------------ cards
-MNI152 = register(DatasetCard(
-    name="mni152",
-    title="MNI ICBM152 2009a nonlinear symmetric template (nilearn copy)",
-    files=tuple(f"mni_icbm152_{k}_tal_nlin_sym_09a_converted.nii.gz" for k in ("t1", "gm", "wm")),
-    sources=(pip_package("nilearn", "datasets/data"), mirror("mni152")),
-    licence="ICBM 2009a template: free use with copyright notice (McConnell Brain Imaging Centre, "
-            "MNI, McGill); nilearn: BSD-3-Clause",
-    citation="Fonov V. et al. Unbiased average age-appropriate atlases for pediatric studies. "
-             "NeuroImage 54(1):313-327, 2011; Fonov V. et al. NeuroImage 47:S102, 2009.",
-    chapters=("registration", "segmentation", "preprocessing"),
-    version=_pip_version("nilearn"),
-    description="Skull-stripped T1 template (nilearn rescales it to [0, 1]) with GM/WM "
-                "probability maps, 1 mm (197x233x189) or resampled to 2 mm.",
-))
-
-COLIN27 = register(DatasetCard(
-    name="colin27",
-    title="Colin27 (ch2) single-subject T1 with AAL and Brodmann atlases (MRIcron templates)",
-    files=("ch2.nii.gz", "ch2bet.nii.gz", "ch2better.nii.gz", "aal.nii.gz", "aal.nii.txt",
-           "brodmann.nii.gz"),
-    sources=(debian("mricron-data", "/usr/share/mricron/templates"), mirror("colin27")),
-    licence="BSD-3-Clause (Debian mricron-data copyright, Chris Rorden)",
-    citation="Holmes C.J. et al. Enhancement of MR images using registration for signal averaging. "
-             "J Comput Assist Tomogr 22(2):324-333, 1998; Tzourio-Mazoyer N. et al. Automated "
-             "anatomical labeling of activations in SPM. NeuroImage 15(1):273-289, 2002.",
-    chapters=("registration", "segmentation"),
-    version=_deb_version("mricron-data", "mricron"),
-    description="ch2 with skull (1 mm, 181x217x181), ch2bet brain only, ch2better 0.5 mm "
-                "(301x370x316), AAL 116 labels, Brodmann areas; MNI space, RAS affine.",
-))
-
-HEAD_CT = register(DatasetCard(
-    name="head_ct",
-    title="Head CT 'ProMED CT 0051' from the InVesalius examples (Cranium.inv3)",
-    files=("Cranium.inv3",),
-    sources=(debian("invesalius-examples", "/usr/share/doc/invesalius-examples/examples"),
-             mirror("head_ct")),
-    licence="GPL-2 (Debian invesalius-examples copyright, CTI Renato Archer)",
-    citation="Amorim P. et al. InVesalius: an interactive rendering framework for health care "
-             "support. ISVC 2015, LNCS 9474:45-54, Springer.",
-    chapters=("ct", "segmentation", "reconstruction"),
-    version=_deb_version("invesalius-examples", "invesalius-examples"),
-    description="Real head CT in Hounsfield units, 108 slices of 256x256, "
-                "spacing 1.5 x 0.957 x 0.957 mm.",
-))
-
-_ITK_DIR = "/usr/share/doc/insighttoolkit5-examples/examples/Data"
-_KMEANS_FILES = ("KmeansTest_T1UCharRaw.nii.gz", "KmeansTest_T1KmeansPrelimSegmentation.nii.gz")
-ITK_EXAMPLES = register(DatasetCard(
-    name="itk_examples",
-    title="ITK example data: BrainWeb T1/PD slices, registration pairs, KmeansTest volume",
-    files=("BrainT1Slice.png", "BrainProtonDensitySlice.png", "BrainT1SliceBorder20.png",
-           "BrainProtonDensitySliceBorder20.png", "BrainProtonDensitySliceShifted13x17y.png",
-           "BrainProtonDensitySliceRotated10.png", "BrainProtonDensitySliceR10X13Y17.png",
-           "BrainProtonDensitySliceR10X13Y17S12.png"),
-    sources=(debian("insighttoolkit5-examples", _ITK_DIR), mirror("itk_examples")),
-    licence="Apache-2.0 (Debian insighttoolkit5-examples copyright, Insight Software Consortium)",
-    citation="McCormick M. et al. ITK: enabling reproducible research and open science. Front "
-             "Neuroinform 8:13, 2014; Cocosco C.A. et al. BrainWeb: online interface to a 3D MRI "
-             "simulated brain database. NeuroImage 5(4):S425, 1997.",
-    chapters=("registration", "segmentation", "preprocessing"),
-    version=_deb_version("insighttoolkit5-examples", "insighttoolkit5"),
-    description="2D BrainWeb slices (217x181, 1 mm); PD slices moved by known transforms; "
-                "KmeansTest 3D T1 (128x128x62, 2x2x3 mm) with a 7-class k-means labelling "
-                "(files " + ", ".join(_KMEANS_FILES) + ", checked by load_kmeans_test).",
-))
-
-DICOM_SAMPLES = register(DatasetCard(
-    name="dicom_samples",
-    title="DICOM samples of pydicom-data: chest radiograph, head CT, shoulder MR, liver MR",
-    files=("RG1_UNCR.dcm", "693_UNCR.dcm", "MR2_UNCR.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm"),
-    sources=(pip_package("data_store", "data", distribution="pydicom-data"),
-             mirror("dicom_samples")),
-    licence="MIT (pydicom-data package); sample images from D. Clunie's public DICOM samples",
-    citation="Mason D. et al. pydicom: an open source DICOM library. https://github.com/pydicom, "
-             "pydicom-data https://github.com/pydicom/pydicom-data",
-    chapters=("dicom", "preprocessing"),
-    version=_pip_version("pydicom-data"),
-    description="RG1 chest CR (1955x1841, MONOCHROME1), 693 CT slice (512x512, 0.48 mm, HU), "
-                "MR2 shoulder SE (1024x1024, 0.195 mm), Siemens liver MR with a lesion overlay.",
-))
-
-_DIPY_FILES = {"b0": "aniso_vox.nii.gz", "t1_slice": "t1_coronal_slice.npy",
-               "reg_c": "C.npy", "reg_o": "circle.npy"}
-DIPY_SAMPLES = register(DatasetCard(
-    name="dipy_samples",
-    title="dipy sample files shipped in the wheel: anisotropic b0, T1 slice, 2D registration toys",
-    files=tuple(_DIPY_FILES.values()),
-    sources=(pip_package("dipy", "data/files"), mirror("dipy_samples")),
-    licence="BSD-3-Clause (dipy)",
-    citation="Garyfallidis E. et al. Dipy, a library for the analysis of diffusion MRI data. "
-             "Front Neuroinform 8:8, 2014.",
-    chapters=("preprocessing", "registration"),
-    version=_pip_version("dipy"),
-    description="aniso_vox b0 (58x58x24, 4x4x5 mm), t1_coronal_slice (256x256, spacing not "
-                "recorded), C and circle toy images (256x256) for 2D SyN.",
-))
-
-PHANTOMS = register(DatasetCard(
-    name="phantoms",
-    title="Computed phantoms: Shepp-Logan image, analytic k-space, birdcage coil maps",
-    files=(),
-    sources=(pip_package("phantominator"),),
-    licence="MIT (phantominator); BSD-3-Clause (sigpy)",
-    citation="Shepp L.A., Logan B.F. The Fourier reconstruction of a head section. IEEE Trans "
-             "Nucl Sci 21(3):21-43, 1974; Ong F., Lustig M. SigPy. ISMRM 2019.",
-    chapters=("reconstruction", "mri"),
-    version=f"{_pip_version('phantominator')}; {_pip_version('sigpy')}",
-    description="Nothing is read from disk: the phantoms are computed.",
-))
 
 
 # ----------------------------------------------------------------------------------------- MNI152
@@ -384,6 +244,9 @@ def load_registration_slices() -> dict[str, dict[str, Any]]:
     return out
 
 
+_KMEANS_FILES = ("KmeansTest_T1UCharRaw.nii.gz", "KmeansTest_T1KmeansPrelimSegmentation.nii.gz")
+
+
 def load_kmeans_test() -> tuple[Volume, Volume]:
     """ITK KmeansTest 3D T1 (128x128x62, 2x2x3 mm, values 0..255) and its 7-class labels (0..6).
 
@@ -492,6 +355,10 @@ def load_dicom(kind: str = "ct") -> Volume:
 
 
 # ------------------------------------------------------------------------------------------- dipy
+_DIPY_FILES = {"b0": "aniso_vox.nii.gz", "t1_slice": "t1_coronal_slice.npy",
+               "reg_c": "C.npy", "reg_o": "circle.npy"}
+
+
 def load_dipy_sample(kind: str = "b0") -> Volume:
     """A sample shipped inside the dipy wheel (no fetcher, no network).
 

@@ -5,9 +5,13 @@ tried: a folder under the offline mirror (``CORELIB_DATA_MIRROR``), an installed
 package, or a download into the cache (``CORELIB_DATA``). :func:`locate` returns the folder of the
 first source that has every file; when none has, it raises :class:`DataNotFoundError` naming every
 place it looked and the command that installs the data.
+
+The cards themselves are defined in :mod:`corelib.data.catalogue`; they are registered on the
+first call of :func:`names`, :func:`card` or :func:`locate`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -283,6 +287,10 @@ def dataset_versions(names_: Sequence[str]) -> dict[str, str]:
     return out
 
 
+@functools.cache  # once per process, so cards patched into _REGISTRY later (tests) stay
 def _load_cards() -> None:
-    """Import the modules that register cards (idempotent)."""
-    from corelib.data import cards  # noqa: F401  (registers on import)
+    """Register every card of :data:`corelib.data.catalogue.CARDS`."""
+    from corelib.data.catalogue import CARDS  # imported here: the catalogue imports this module
+
+    for c in CARDS:
+        register(c)

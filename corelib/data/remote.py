@@ -1,4 +1,8 @@
-"""Datasets that come from the internet: found in the offline mirror first, else downloaded once.
+"""Loaders of datasets that come from the internet: the offline mirror first, else downloaded once.
+
+The datasets are defined (licence, citation, where they are looked for, download address) in
+:mod:`corelib.data.catalogue`; each loader finds its folder with ``locate("<name>")``, and the
+download functions here are the ones the catalogue's cards call.
 
 * ``msd_hippocampus``: Medical Segmentation Decathlon Task04 (260 labelled T1 MRI crops).
 * ``ants_slices``: the six classic 2D T1 brain slices of ANTs/ANTsPy (r16 ... r85).
@@ -21,18 +25,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from corelib.data import fetch
+from corelib.data.catalogue import ANTS_URLS, BREASTMNIST_MD5, MEDMNIST_URL, MSD_MD5, MSD_TASK, MSD_URL
 from corelib.data.io import Volume, read_nifti
 from corelib.data.registry import (
     CorruptFileError,
     DataNotFoundError,
-    DatasetCard,
     _not_found_message,
-    cache,
     card,
     file_digest,
     locate,
-    mirror,
-    register,
 )
 
 __all__ = [
@@ -44,13 +45,12 @@ __all__ = [
     "load_ants_slices",
     "load_hippocampus",
     "load_medmnist",
+    "load_sri24",
+    "sri24_lpba40_labels",
+    "SRI24_CHANNELS",
 ]
 
 # ============================================================================ MSD Task04 Hippocampus
-MSD_TASK = "Task04_Hippocampus"
-# The address and md5 that MONAI's DecathlonDataset uses for the official task tar.
-MSD_URL = "https://msd-for-monai.s3-us-west-2.amazonaws.com/Task04_Hippocampus.tar"
-MSD_MD5 = "9d24dba78a72977dbd1d2e110310f31b"
 HIPPOCAMPUS_LABELS = {0: "background", 1: "anterior", 2: "posterior"}
 
 
@@ -60,21 +60,6 @@ def _fetch_msd(folder: Path) -> None:
     fetch.download(MSD_URL, archive, md5=MSD_MD5 or None)
     fetch.safe_extract(archive, folder)
     archive.unlink()
-
-
-register(DatasetCard(
-    name="msd_hippocampus",
-    title="Medical Segmentation Decathlon, Task04 Hippocampus",
-    files=(f"{MSD_TASK}/dataset.json",),
-    sources=(mirror("msd"), cache("msd", url=MSD_URL, download=_fetch_msd, md5=MSD_MD5)),
-    licence="CC BY-SA 4.0",
-    citation=("Antonelli M. et al., The Medical Segmentation Decathlon, Nat Commun 13, 4128 (2022); "
-              "Simpson A.L. et al., arXiv:1902.09063 (2019)"),
-    chapters=("3.1", "3.2"),
-    version="MSD 2018 release, Task04_Hippocampus.tar",
-    description="260 T1 MRI crops (about 35x50x35, 1 mm) with anterior (1) and posterior (2) "
-                "hippocampus labels.",
-))
 
 
 @dataclass
@@ -155,17 +140,8 @@ def load_hippocampus(cases: int | Sequence[str] | None = None) -> list[Hippocamp
 
 
 # ====================================================================================== ANTs slices
-ANTS_SLICE_NAMES: tuple[str, ...] = ("r16", "r27", "r30", "r62", "r64", "r85")
-# The figshare files that ANTsPy's ``ants.get_data`` downloads; the ANTsPy repository's raw
-# ``data/`` folder is the fallback.
-ANTS_URLS = {
-    "r16": "https://ndownloader.figshare.com/files/28726512",
-    "r27": "https://ndownloader.figshare.com/files/28726515",
-    "r30": "https://ndownloader.figshare.com/files/28726518",
-    "r62": "https://ndownloader.figshare.com/files/28726521",
-    "r64": "https://ndownloader.figshare.com/files/28726524",
-    "r85": "https://ndownloader.figshare.com/files/28726527",
-}
+ANTS_SLICE_NAMES: tuple[str, ...] = tuple(ANTS_URLS)  # r16, r27, r30, r62, r64, r85
+# Fallback when figshare (ANTS_URLS) fails: the ANTsPy repository's raw ``data/`` folder.
 ANTS_RAW_URL = "https://raw.githubusercontent.com/ANTsX/ANTsPy/master/data/{name}slice.jpg"
 
 
@@ -179,22 +155,6 @@ def _fetch_ants(folder: Path) -> None:
             fetch.download(ANTS_URLS[name], dest)
         except Exception:
             fetch.download(ANTS_RAW_URL.format(name=name), dest)
-
-
-register(DatasetCard(
-    name="ants_slices",
-    title="ANTs 2D brain slices r16, r27, r30, r62, r64, r85",
-    files=tuple(f"{n}slice.jpg" for n in ANTS_SLICE_NAMES),
-    sources=(mirror("ants_slices"),
-             cache("ants_slices", url=ANTS_URLS["r16"].rsplit("/", 1)[0], download=_fetch_ants)),
-    licence="Apache-2.0",
-    citation=("Avants B.B. et al., A reproducible evaluation of ANTs similarity metric performance "
-              "in brain image registration, NeuroImage 54(3), 2033-2044 (2011); Tustison N.J. et al., "
-              "The ANTsX ecosystem, Sci Rep 11, 9068 (2021)"),
-    chapters=("3.1",),
-    version="ANTsPy get_data slices (figshare 28726512-28726527)",
-    description="Six 256x256 T1 brain slices of different subjects, for 2D registration.",
-))
 
 
 def load_ants_slice(name: str) -> Volume:
@@ -220,7 +180,6 @@ def load_ants_slices() -> dict[str, Volume]:
 
 
 # ========================================================================================= MedMNIST
-_ZENODO = "https://zenodo.org/record/6496656/files/{flag}.npz?download=1"
 # sha256 of the mirror's re-saved BreastMNIST (its md5 differs from the official file's).
 BREASTMNIST_MIRROR_SHA256 = "0f599db83baf94298d600419608e3ebebcc491d1e5d6031d2ffcf5629e919481"
 
@@ -235,7 +194,7 @@ class _FlagInfo:
 
 # From MedMNIST v2's medmnist/info.py (Zenodo record 6496656).
 MEDMNIST_INFO: dict[str, _FlagInfo] = {
-    "breastmnist": _FlagInfo("750601b1f35ba3300ea97c75c52ff8f6", (546, 78, 156), 1,
+    "breastmnist": _FlagInfo(BREASTMNIST_MD5, (546, 78, 156), 1,
                              ("malignant", "normal, benign")),
     "pneumoniamnist": _FlagInfo("28209eda62fecd6e6a2d98b1501bb15f", (4708, 524, 624), 1,
                                 ("normal", "pneumonia")),
@@ -256,25 +215,7 @@ MEDMNIST_KEYS = tuple(f"{s}_{k}" for s in _SPLITS for k in ("images", "labels"))
 
 
 def _fetch_medmnist(flag: str, folder: Path) -> None:
-    fetch.download(_ZENODO.format(flag=flag), Path(folder) / f"{flag}.npz", md5=MEDMNIST_INFO[flag].md5)
-
-
-register(DatasetCard(
-    name="medmnist",
-    title="MedMNIST v2 (BreastMNIST by default)",
-    files=("breastmnist.npz",),
-    sources=(mirror("medmnist"),
-             cache("medmnist", url=_ZENODO.format(flag="breastmnist"),
-                   download=lambda folder: _fetch_medmnist("breastmnist", folder),
-                   md5=MEDMNIST_INFO["breastmnist"].md5)),
-    licence="CC BY 4.0",
-    citation=("Yang J. et al., MedMNIST v2: a large-scale lightweight benchmark for 2D and 3D "
-              "biomedical image classification, Sci Data 10, 41 (2023); BreastMNIST from "
-              "Al-Dhabyani W. et al., Data in Brief 28, 104863 (2020)"),
-    chapters=("4.1",),
-    version="MedMNIST v2 (Zenodo 6496656)",
-    description="28x28 2D classification sets in the official npz layout.",
-))
+    fetch.download(MEDMNIST_URL.format(flag=flag), Path(folder) / f"{flag}.npz", md5=MEDMNIST_INFO[flag].md5)
 
 
 def _medmnist_path(flag: str, download: bool) -> Path:
@@ -282,7 +223,7 @@ def _medmnist_path(flag: str, download: bool) -> Path:
     if flag == "breastmnist":
         return locate("medmnist", download=download) / "breastmnist.npz"
     base = card("medmnist")
-    sources = tuple(dataclasses.replace(s, url=_ZENODO.format(flag=flag), md5=MEDMNIST_INFO[flag].md5,
+    sources = tuple(dataclasses.replace(s, url=MEDMNIST_URL.format(flag=flag), md5=MEDMNIST_INFO[flag].md5,
                                         download=lambda folder: _fetch_medmnist(flag, folder))
                     if s.kind == "cache" else s for s in base.sources)
     flag_card = dataclasses.replace(base, files=(f"{flag}.npz",), sources=sources)
@@ -375,3 +316,60 @@ def load_medmnist(flag: str = "breastmnist", download: bool = True, verify: bool
     info = MEDMNIST_INFO[flag]
     out.update(n_classes=len(info.classes), class_names=info.classes, flag=flag, path=str(path))
     return out
+
+
+# ============================================================================================ SRI24
+SRI24_CHANNELS = ("t1", "pd", "t2", "tissues", "lpba40")
+SRI24_TISSUES = {0: "background", 1: "CSF", 2: "GM", 3: "WM"}
+
+
+def _fetch_sri24(folder: Path) -> None:
+    """Download the SRI24 files of the R package ``sri24`` (fixed commit), checking the image checksums."""
+    from corelib.data.catalogue import SRI24_FILES, SRI24_SHA256, SRI24_URL
+
+    for name in SRI24_FILES.values():
+        dest = Path(folder) / "inst" / "extdata" / name
+        if not dest.exists():
+            fetch.download(SRI24_URL.format(file=name), dest, sha256=SRI24_SHA256.get(name))
+
+
+def load_sri24(channel: str = "t1") -> Volume:
+    """One channel of the SRI24 atlas as a 3D :class:`Volume` (240x240x155, 1 mm, LAS affine).
+
+    ``channel``: ``t1`` (SPGR), ``pd`` (early FSE echo), ``t2`` (late FSE echo), all skull-stripped
+    and co-registered, float32; ``tissues`` (uint8: 1 CSF, 2 GM, 3 WM, names in
+    ``meta["labels"]``) or ``lpba40`` (uint8 structure labels, names in ``meta["labels"]``).
+    """
+    from corelib.data.catalogue import SRI24_FILES
+
+    if channel not in SRI24_CHANNELS:
+        raise ValueError(f"unknown SRI24 channel {channel!r}; choose one of {', '.join(SRI24_CHANNELS)}")
+    labels = channel in ("tissues", "lpba40")
+    path = locate("sri24") / "inst" / "extdata" / SRI24_FILES[channel]
+    vol = read_nifti(path, dtype=np.uint8 if labels else np.float32)
+    if vol.array.ndim == 4 and vol.array.shape[3] == 1:  # stored as x*y*z*1
+        vol = Volume(vol.array[..., 0], vol.spacing[:3], vol.affine, vol.meta)
+    if vol.array.shape != (240, 240, 155):
+        raise CorruptFileError(f"{path}: expected a 240x240x155 volume, found {vol.array.shape}")
+    vol.meta.update(channel=channel, space="SRI24")
+    if channel == "tissues":
+        vol.meta["labels"] = dict(SRI24_TISSUES)
+    elif channel == "lpba40":
+        vol.meta["labels"] = sri24_lpba40_labels()
+    return vol
+
+
+def sri24_lpba40_labels() -> dict[int, str]:
+    """LPBA40 label value -> structure name (e.g. ``165: "L_hippocampus"``), from ``LPBA40-labels.txt``."""
+    path = locate("sri24") / "inst" / "extdata" / "LPBA40-labels.txt"
+    labels: dict[int, str] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[0].strip().isdigit():
+            if line.strip():
+                raise CorruptFileError(f"{path}: unexpected line {line!r}")
+            continue
+        labels[int(parts[0])] = parts[1].strip().strip('"')
+    if len(labels) < 2:
+        raise CorruptFileError(f"{path}: no labels")
+    return labels

@@ -32,7 +32,7 @@
 # - rigid registration as preprocessing, checked against a known transform;
 # - a complete MONAI preprocessing pipeline for the hippocampus data of Chapter 3.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -36,7 +36,7 @@
 # - Noise2Noise-style training from two noisy scans only, without any clean target;
 # - to evaluate on slices from a slab the networks never saw, against non-local means.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -34,7 +34,7 @@
 # - Noise2Noise training with `noise2noise_batch_fn`, and how close it gets to supervised training;
 # - that the bias of Rician noise is *not* zero-mean, which is where Noise2Noise's assumption bends.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

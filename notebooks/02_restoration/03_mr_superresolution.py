@@ -36,7 +36,7 @@
 # - bicubic and linear slice interpolation as the baselines to beat;
 # - what happens when the test degradation is not the training one.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -35,7 +35,7 @@
 # - supervised rigid registration: train a CNN on simulated transforms, test it on real pairs;
 # - how to read a deformation grid and a Jacobian-determinant map.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

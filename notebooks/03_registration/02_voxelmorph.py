@@ -39,7 +39,7 @@
 # - what the smoothness weight does to folding (claim C-RG-b), and whether the network reaches
 #   the classical accuracy far faster (claim C-RG-a).
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

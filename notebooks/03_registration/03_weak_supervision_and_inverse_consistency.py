@@ -36,7 +36,7 @@
 # - inverse-consistency and anti-folding terms (RG10), measured by folding and by how far the
 #   forward and backward fields are from inverse.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -33,7 +33,7 @@
 # - to evaluate slice-wise networks on whole volumes, in millimetres, on a held-out test split;
 # - how parameter count and training time trade against accuracy.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -33,7 +33,7 @@
 # - cross-entropy, Dice, focal and Combo losses on a task with about 2 % foreground, and what each
 #   does to Dice, HD95 and ASD.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

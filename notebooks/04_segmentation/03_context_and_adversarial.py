@@ -34,7 +34,7 @@
 #   through a bidirectional convolutional LSTM (after {cite}`ref88` and {cite}`ref87`);
 # - SegAN's multi-scale L1 critic loss and how to add it to a supervised loss.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -40,7 +40,7 @@
 # - atlas-based segmentation with affine (and, in `full`, demons) registration as the classical baseline;
 # - to compare it honestly with U-Nets trained with cross-entropy and with Dice + cross-entropy.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 

@@ -40,7 +40,7 @@
 # Locally, `make book` or `make test` installs everything. In Colab the next cell installs `corelib`
 # (leaving Colab's own GPU build of PyTorch in place) and the Debian packages that ship the images.
 
-# %%
+# %% tags=["remove-cell"]
 import subprocess
 import sys
 
