@@ -3,7 +3,7 @@
 In a notebook::
 
     from corelib import report
-    report.set_notebook("02_restoration/01_ldct_denoising")
+    report.set_notebook("ch2_1_restoration/01_ldct_denoising")
     report.record({"psnr": {"RED-CNN": 33.1, "BM3D": 31.7}})
     v = report.compare(psnr_red, psnr_dae, what="RED-CNN − CNN-DAE", unit="dB")  # per-slice values
     report.claim("C-DN-b", v, evidence="18 held-out slices, I0 = 1e4")
@@ -252,7 +252,7 @@ def results_dir() -> Path:
 
 
 def set_notebook(name: str) -> None:
-    """Set the notebook that later calls write to, e.g. ``"01_foundations/01_data_tour"``; starts its clock."""
+    """Set the notebook that later calls write to, e.g. ``"ch1_foundations/01_data_tour"``; starts its clock."""
     global _notebook, _started
     _notebook = _check_notebook(name)
     _started = time.perf_counter()

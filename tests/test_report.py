@@ -40,13 +40,13 @@ def verdict(status="reproduced"):
 
 
 def test_record_and_claim_round_trip(results, capsys):
-    report.record("02_restoration/01_denoising", {"psnr": np.float32(31.5), "n": np.int64(3)})
-    entry = report.claim("C-DN-b", verdict(), "18 held-out slices", notebook="02_restoration/01_denoising")
+    report.record("ch2_1_restoration/01_denoising", {"psnr": np.float32(31.5), "n": np.int64(3)})
+    entry = report.claim("C-DN-b", verdict(), "18 held-out slices", notebook="ch2_1_restoration/01_denoising")
     assert entry["status"] == "reproduced"
     out = capsys.readouterr().out
     assert "C-DN-b" in out and "+1.2 dB [+0.3, +2.1]" in out
-    data = read(results, "02_restoration/01_denoising")
-    assert data["notebook"] == "02_restoration/01_denoising"
+    data = read(results, "ch2_1_restoration/01_denoising")
+    assert data["notebook"] == "ch2_1_restoration/01_denoising"
     assert data["profile"] == "quick" and data["device"] in ("cpu", "cuda") and data["updated"]
     assert data["smoke"] is False and data["commit"]
     assert data["metrics"] == {"psnr": 31.5, "n": 3}
@@ -57,12 +57,12 @@ def test_record_and_claim_round_trip(results, capsys):
 
 
 def test_merge_of_two_calls_and_default_notebook(results):
-    report.set_notebook("01_foundations/01_data_tour")
+    report.set_notebook("ch1_foundations/01_data_tour")
     report.record({"a": 1, "b": {"x": 2.0}})
     report.record({"b": {"y": 3.0}, "c": [1.0, 2.0]}, profile="full")
     report.claim("C-DN-a", verdict("not reproduced"), "no texture gain")
     report.claim("C-SR-a", verdict("inconclusive"), "too few steps")
-    data = read(results, "01_foundations/01_data_tour")
+    data = read(results, "ch1_foundations/01_data_tour")
     assert data["metrics"] == {"a": 1, "b": {"y": 3.0}, "c": [1.0, 2.0]}
     assert data["claims"]["C-DN-a"]["status"] == "not reproduced"
     assert data["claims"]["C-SR-a"]["status"] == "inconclusive"
@@ -108,7 +108,7 @@ def test_claims_catalogue_parses_map_rows(tmp_path):
 def test_scorecard_lists_every_catalogue_claim_with_quick_and_full(tmp_path, monkeypatch):
     path = tmp_path / "MAP.md"
     path.write_text(MAP_ROWS)
-    report.set_notebook("02_restoration/01_denoising")
+    report.set_notebook("ch2_1_restoration/01_denoising")
     report.record({"psnr": {"RED-CNN": 33.14159}})
     report.claim("C-DN-b", verdict(), "33.1 | 31.9 dB")
     quick = report.load_results()
