@@ -14,13 +14,14 @@ export CORELIB_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup data book test unit notebooks book-check smoke scorecard sync clean
+.PHONY: help setup data book test unit notebooks book-check smoke gpu-bundle scorecard sync clean
 
 help:
 	@echo "make book    execute the notebooks and build the HTML book into _build/html/"
 	@echo "make test    unit tests, every notebook under nbval (quick profile), book build with -W,"
 	@echo "             then every notebook's full configuration as a smoke run (a few steps each)"
 	@echo "make smoke   only the full-profile smoke run of every notebook"
+	@echo "make gpu-bundle  wheels and data for a full-profile run on a GPU machine (book/gpu.md)"
 	@echo "make sync    re-pair notebooks/*.py with their .ipynb (jupytext) and strip outputs"
 	@echo "make data    install the Debian data packages (apt-get; needs root or sudo)"
 	@echo "make clean   remove build outputs, caches and results"
@@ -63,6 +64,11 @@ book-check: setup scorecard
 
 smoke: setup
 	$(PY) scripts/run_notebooks.py --smoke
+
+# The bundle for a borrowed GPU machine (book/gpu.md): NOTEBOOKS="notebooks/ch3_2_segmentation/01_fcn_unet_family"
+# or GPU_BUDGET_S=600 to fill that many GPU seconds in plan order (no full result first, then the oldest).
+gpu-bundle: setup
+	$(PY) scripts/gpu_run.py bundle $(NOTEBOOKS) $(if $(GPU_BUDGET_S),--budget-s $(GPU_BUDGET_S))
 
 test: setup
 	@start=$$(date +%s); \
