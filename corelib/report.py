@@ -424,6 +424,25 @@ def check(condition: Any, message: str) -> bool:
     return ok
 
 
+def headline(label: str, value: Any, unit: str = "", published: str = "") -> Any:
+    """Record one of the notebook's headline numbers for its chapter opener; return ``value``.
+
+    The openers show each headline measured in the quick profile (CI) beside the full profile (GPU
+    ledger) and the ``published`` reference, e.g. ``"nnU-Net 0.90 / 0.89 on MSD's test set
+    {cite}`isensee2021nnunet`"``. ``label`` says what was measured, e.g. ``"3D U-Net, mean Dice"``.
+    """
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError("headline label must be a non-empty string")
+    plain = _jsonable(value)
+    if not isinstance(plain, (int, float)) or isinstance(plain, bool):
+        raise ValueError(f"headline {label!r}: value must be a finite number, got {value!r}")
+    name = _check_notebook(None)
+    data = _load(name)
+    data.setdefault("headlines", {})[label] = {"value": plain, "unit": str(unit), "published": str(published)}
+    _save(name, data, None)
+    return value
+
+
 def glue(name: str, value: Any, display: bool = False) -> Any:
     """Glue ``value`` for the prose (MyST-NB ``{glue:text}`name:.2f```) and record it; return it.
 
@@ -605,6 +624,40 @@ def _flatten(metrics: Mapping[str, Any], prefix: str = "") -> list[tuple[str, An
     return rows
 
 
+def headlines_markdown(results: list[dict[str, Any]], ledger: list[dict[str, Any]] | None, chapter: str) -> str:
+    """A table of the headline numbers of the notebooks in ``notebooks/<chapter>/``: quick, full, published."""
+    full = {r["notebook"]: r for r in (ledger or []) if r.get("profile") == "full" and not r.get("smoke")}
+    rows = []
+    for res in results:
+        if res.get("smoke") or not res["notebook"].startswith(f"{chapter}/"):
+            continue
+        for label, h in (res.get("headlines") or {}).items():
+            f = (full.get(res["notebook"], {}).get("headlines") or {}).get(label)
+            unit = f" {h['unit']}" if h.get("unit") else ""
+            f_text = (f"{f['value']:.4g}{unit} ({full[res['notebook']].get('gpu') or 'GPU'})" if f
+                      else "not yet run on a GPU")
+            rows.append(f"| `{res['notebook'].split('/')[-1]}` | {_cell(label)} | {h['value']:.4g}{unit} | "
+                        f"{_cell(f_text)} | {h.get('published') or '—'} |")
+    if not rows:
+        return "No headline numbers recorded yet for this chapter.\n"
+    return "\n".join(["| notebook | measured | quick (2-core CPU) | full (GPU) | published |",
+                      "|---|---|---|---|---|", *rows, ""])
+
+
+def write_headlines(folder: str | Path, results: str | Path | None = None, ledger: str | Path | None = None) -> list[Path]:
+    """Write ``<folder>/headlines_<chapter>.md`` for every notebook chapter with results; return the paths."""
+    res, full = load_results(results), (load_results(ledger) if ledger else None)
+    chapters = sorted({r["notebook"].split("/")[0] for r in res if "/" in r["notebook"]}
+                      | {p.name for p in (_ROOT / "notebooks").glob("*") if p.is_dir()})
+    out = []
+    for chapter in chapters:
+        path = Path(folder) / f"headlines_{chapter}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(headlines_markdown(res, full, chapter), encoding="utf-8")
+        out.append(path)
+    return out
+
+
 def write_scorecard(
     path: str | Path,
     map_path: str | Path | None = None,
@@ -632,6 +685,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     out = write_scorecard(args.out, args.map_path, args.results, args.title, args.ledger)
     print(f"wrote {out}")
+    for path in write_headlines(Path(args.out).parent, args.results, args.ledger):
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -233,3 +233,19 @@ def test_cli(tmp_path, capsys):
     report.main(["--out", str(out), "--map", str(path)])
     assert "wrote" in capsys.readouterr().out
     assert out.read_text().count("… not yet measured") == 3
+
+
+def test_headlines_for_the_chapter_openers(results, tmp_path):
+    report.set_notebook("ch3_2_segmentation/01_fcn_unet_family")
+    report.headline("3D U-Net, mean Dice", np.float64(0.851), published="nnU-Net 0.90")
+    with pytest.raises(ValueError, match="finite number"):
+        report.headline("bad", "high")
+    quick = report.load_results()
+    full = [dict(quick[0], profile="full", gpu="NVIDIA H200",
+                 headlines={"3D U-Net, mean Dice": {"value": 0.893, "unit": "", "published": ""}})]
+    md = report.headlines_markdown(quick, full, "ch3_2_segmentation")
+    assert "| `01_fcn_unet_family` | 3D U-Net, mean Dice | 0.851 | 0.893 (NVIDIA H200) | nnU-Net 0.90 |" in md
+    assert "No headline" in report.headlines_markdown(quick, None, "ch4_1_classification")
+    paths = report.write_headlines(tmp_path / "gen")
+    assert "headlines_ch3_2_segmentation.md" in [p.name for p in paths]
+    assert "headlines_ch1_foundations.md" in [p.name for p in paths]  # every chapter folder gets one
