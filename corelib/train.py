@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import pickle
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,10 +257,16 @@ def save_checkpoint(
     payload: dict[str, Any] = {"model": model.state_dict(), "extra": extra}
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint path {path} is a folder; give a file name, e.g. {path / 'model.pt'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(payload, tmp)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written or orphaned temporary file
+        raise
     return path
 
 
@@ -279,6 +286,10 @@ def load_checkpoint(
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise RuntimeError(f"{path} is not a safe checkpoint: it holds Python objects other than tensors "
+                           "and plain values, which could run code when loaded. It was not loaded. "
+                           "Use checkpoints written by save_checkpoint, from a source you trust.") from None
     except Exception as exc:
         raise RuntimeError(f"could not read checkpoint {path} (corrupt or truncated?): {exc}") from exc
     if not isinstance(payload, dict) or "model" not in payload:

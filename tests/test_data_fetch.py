@@ -75,7 +75,6 @@ def test_safe_extract_good_tar_gz(tmp_path):
             info = tarfile.TarInfo(name)
             info.size = len(body)
             tar.addfile(info, io.BytesIO(body))
-        tar.addfile(_link("top/link", "a.txt"))  # a link that stays inside is fine
     out = safe_extract(archive, tmp_path / "out")
     assert (out / "top/a.txt").read_bytes() == b"a"
     assert (out / "top/sub/b.txt").read_bytes() == b"bb"
@@ -88,6 +87,7 @@ def test_safe_extract_good_tar_gz(tmp_path):
     _link("ok/escape", "../../outside"),
     _link("ok/abs", "/etc/passwd"),
     _link("ok/hard", "../outside", tarfile.LNKTYPE),
+    _link("top/link", "a.txt"),  # even a link that stays inside: no dataset needs one
 ])
 def test_safe_extract_refuses_escaping_members(tmp_path, bad):
     archive = _tar(tmp_path / "bad.tar", [_file("first.txt"), bad],
@@ -98,6 +98,17 @@ def test_safe_extract_refuses_escaping_members(tmp_path, bad):
     assert bad.name in str(err.value)
     assert not (target / "first.txt").exists()  # checked before anything was extracted
     assert not (tmp_path / "evil.txt").exists()
+
+
+def test_safe_extract_refuses_a_link_chain_and_leaves_nothing(tmp_path):
+    """``a`` -> ``.``, then ``a/b`` -> ``..``, then ``b/x``: each link looks inside, ``b/x`` is not."""
+    members = [_link("a", "."), _link("a/b", ".."), _file("b/x")]
+    archive = _tar(tmp_path / "chain.tar", members, {"b/x": b"evil"})
+    target = tmp_path / "sub" / "out"
+    with pytest.raises(DataError, match="refusing member 'a'"):
+        safe_extract(archive, target)
+    assert list(target.iterdir()) == []  # nothing extracted, not even the first link
+    assert not (tmp_path / "sub" / "x").exists()
 
 
 def test_safe_extract_truncated_archive(tmp_path):

@@ -1,6 +1,8 @@
 """Tests for corelib.train: the training loop, best-model keeping and checkpoints (tiny, CPU)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -214,3 +216,35 @@ def test_bf16_autocast_on_cuda():
     fit(model, _regression(), None, steps=1, batch_fn=batch_fn, device="cuda", amp=False, progress=False)
     assert dtypes == [torch.bfloat16, torch.bfloat16, torch.float32]
     assert next(model.parameters()).dtype == torch.float32
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this would run code",))
+
+
+def test_unsafe_checkpoint_is_refused_without_advice_to_disable_the_check(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": _RunsCode()}, path)
+    with pytest.raises(RuntimeError, match="not a safe checkpoint") as err:
+        load_checkpoint(path, nn.Linear(3, 1))
+    assert "weights_only=False" not in str(err.value)
+
+
+def test_checkpoint_to_a_folder_is_refused_and_leaves_nothing(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        save_checkpoint(folder, nn.Linear(3, 1))
+    assert list(tmp_path.iterdir()) == [folder] and list(folder.iterdir()) == []
+
+
+def test_failed_checkpoint_write_removes_its_temporary_file(tmp_path, monkeypatch):
+    def failing_save(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 1))
+    assert list(tmp_path.iterdir()) == []
