@@ -24,7 +24,7 @@ MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
 LINK = re.compile(r"\]\([^)]*\)|https?://\S+")
 HEADING_NUMBER = re.compile(r"^(#+\s*)(?:\d+(?:\.\d+)*\.?\s*)", re.M)
 LIST_NUMBER = re.compile(r"^(\s*)\d+\.\s", re.M)
-SURVEY_REF = re.compile(r"(§|Ch\.|Chapter|chapter|Table|Fig\.?|Figure|Section|section|Eq\.?|step)\s*\d+(\.\d+)*")
+SURVEY_REF = re.compile(r"(§|Ch\.|Chapter|chapter|Table|Fig\.?|Figure|Section|section|Eq\.?|step|Solution|Exercise)\s*\d+(\.\d+)*")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*(])|\n\s*\n|\n\s*[-*]\s")
 NUMBER = re.compile(r"(?<![\w.\-/])[−+-]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?:\s*[x×]\s*\d+)*(?![\w])")
 
