@@ -1,6 +1,6 @@
 """Run-time services: profile, device, seeding, threads and the run card.
 
-Profiles size every notebook for the machine it runs on (see DESIGN.md):
+Profiles size every notebook for the machine it runs on (budgets in CONTRIBUTING.md, section 4):
 
 - ``quick``: 2-core CPU, CI; each notebook finishes in about 150 s.
 - ``full``: one GPU; bigger images, longer training.

@@ -1,6 +1,6 @@
 """Figure helpers and widgets for the book.
 
-Conventions (DESIGN.md, Figures):
+Conventions (CONTRIBUTING.md, section 1):
 
 - Every helper returns a matplotlib ``Figure`` and never calls ``plt.show()``.
 - Images compared side by side share one window/level and one colour bar; error maps share one
@@ -26,15 +26,10 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
+from corelib.data.packaged import CT_WINDOWS  # the one table of CT windows, (level, width) in HU
+
 Window = tuple[float, float]
 
-#: Named CT windows as (center, width) in HU.
-CT_WINDOWS: dict[str, tuple[float, float]] = {
-    "brain": (40, 80),
-    "bone": (400, 1800),
-    "soft": (50, 350),
-    "lung": (-600, 1500),
-}
 
 PANEL = 2.6  # inches per image panel
 ERROR_CMAP = "RdBu_r"

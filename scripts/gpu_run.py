@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "bundle"
 LEDGER = ROOT / "ledger"
 LIMIT_MB = 64.0
-NOTEBOOK_LIMIT_S = 300  # DESIGN.md: at most 5 minutes per notebook on one H100-class GPU
+NOTEBOOK_LIMIT_S = 300  # CONTRIBUTING.md: at most 5 minutes per notebook on one H100-class GPU
 # Distributions already on the GPU machine (device KINDS.md, read 2026-11-17), normalised names.
 ON_GPU_MACHINE = {
     "torch", "torchvision", "torchaudio", "triton", "numpy", "scipy", "scikit-image", "scikit-learn",

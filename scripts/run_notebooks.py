@@ -11,7 +11,7 @@ Usage::
   overwrites real results, and executed copies to ``_build/smoke/executed``.
 
 A cell that raises, fails an assert or writes to stderr fails its notebook (``scripts/nbval_capture.py``).
-Budgets (DESIGN.md): 150 s per notebook in quick, 600 s for the whole smoke pass, on a 2-core CPU.
+Budgets (CONTRIBUTING.md): 150 s per notebook in quick, 600 s for the whole smoke pass, on a 2-core CPU.
 Notebooks over budget are flagged in the table, not failed: timing targets belong in benchmarks.
 """
 from __future__ import annotations

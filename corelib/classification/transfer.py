@@ -40,7 +40,8 @@ def pretext_slices(n: int = 2000, size: int = 28, seed: int = 0, sources: tuple[
             vols.append(np.clip(v / np.percentile(v, 99.5), 0, 1))
         elif s == "head_ct":
             v = data.load_head_ct().array.astype(np.float32)
-            vols.append(np.clip((v + 160) / 400, 0, 1))  # soft-tissue window, level 40 HU, width 400 HU
+            level, width = data.CT_WINDOWS["soft"]
+            vols.append(np.clip((v - level + width / 2) / width, 0, 1))
         else:
             raise ValueError(f"unknown source {s!r}; use mni152, colin27, head_ct")
     out = np.empty((n, size, size), np.float32)

@@ -124,9 +124,10 @@ def aal_labels() -> dict[int, str]:
 
 
 # ---------------------------------------------------------------------------------------- head CT
-CT_WINDOWS = {"brain": (40.0, 80.0), "subdural": (75.0, 215.0), "soft": (40.0, 400.0),
-              "bone": (600.0, 2800.0), "lung": (-600.0, 1500.0)}
-"""Common CT display windows as (level, width) in HU."""
+CT_WINDOWS: dict[str, tuple[float, float]] = {
+    "brain": (40.0, 80.0), "subdural": (75.0, 215.0), "soft": (40.0, 400.0),
+    "bone": (400.0, 1800.0), "lung": (-600.0, 1500.0)}
+"""Common CT display windows as (level, width) in HU: the one table (``viz.ct_window`` reads it)."""
 
 
 @functools.lru_cache(maxsize=2)
