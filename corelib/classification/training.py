@@ -49,7 +49,10 @@ def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torc
 
 
 class BatchStream:
-    """``steps`` random mini-batches (x, y) drawn with replacement-free epochs, seeded, optionally augmented.
+    """``steps`` random mini-batches (x, y), seeded, optionally augmented.
+
+    Each batch is drawn without replacement, independently of the others (no epochs: a sample can
+    appear in consecutive batches and another not at all for a while).
 
     ``pool(step) -> indices`` may restrict which samples are drawn at each step (used by curriculum learning).
     """
