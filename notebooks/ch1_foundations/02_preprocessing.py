@@ -190,8 +190,8 @@ report.glue("best_norm", min(methods, key=spread.get))
 # For CT, a fixed HU window is the normalisation: it is physical, identical across scanners. The
 # region of interest is the head: a body mask (everything above $-500$ HU, the largest connected
 # component) gives the bounding box to crop to. The body fills {glue:text}`body_percent:.0f`% of
-# the scan; the crop keeps {glue:text}`crop_percent:.0f`% of the voxels, so most of the air that
-# would otherwise fill every batch goes.
+# the scan and the crop keeps {glue:text}`crop_percent:.0f`% of its voxels: how much of the air
+# does a bounding box remove, and what would remove the rest?
 
 # %%
 ct = data.load_head_ct()
