@@ -321,14 +321,13 @@ def run(chosen: list[Path], smoke: bool = False, limit_s: int = NOTEBOOK_LIMIT_S
         out: Path | None = None, site: Path = BUNDLE / "site", data: Path = BUNDLE / "data",
         results: Path | None = None) -> list[dict]:
     """Run each notebook as a script in the full profile; write ``ledger/<chapter>/<notebook>.json``."""
-    manifest = BUNDLE / "manifest.json"
-    commit = json.loads(manifest.read_text())["commit"] if manifest.is_file() else None
+    manifest = json.loads((BUNDLE / "manifest.json").read_text()) if (BUNDLE / "manifest.json").is_file() else {}
+    commit, bundled = manifest.get("commit"), set(manifest.get("notebooks", []))
     results = results or ROOT / "_build" / ("gpu-smoke-results" if smoke else "gpu-results")
     env = dict(os.environ, CORELIB_PROFILE="full", CORELIB_RESULTS=str(results), MPLBACKEND="Agg",
                PYTHONUNBUFFERED="1", PYTHONHASHSEED="0")
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (site, ROOT) if p.exists())
-    if data.is_dir():
-        env["CORELIB_DATA_MIRROR"] = str(data)
+    mirror = env.get("CORELIB_DATA_MIRROR")
     if commit:
         env["CORELIB_COMMIT"] = commit
     if smoke:
@@ -336,6 +335,9 @@ def run(chosen: list[Path], smoke: bool = False, limit_s: int = NOTEBOOK_LIMIT_S
     rows, log_lines = [], []
     for nb in chosen:
         rel = nb.relative_to(ROOT) if nb.is_relative_to(ROOT) else Path(nb.parent.name) / nb.name
+        # The bundle's data holds only what its notebooks read: use it for those, or where no mirror is set.
+        use_bundle = data.is_dir() and (str(rel) in bundled or not mirror)
+        env["CORELIB_DATA_MIRROR"] = str(data) if use_bundle else (mirror or "")
         start = time.perf_counter()
         try:
             proc = subprocess.run([sys.executable, nb.name], cwd=nb.parent, env=env, capture_output=True,
@@ -357,6 +359,7 @@ def run(chosen: list[Path], smoke: bool = False, limit_s: int = NOTEBOOK_LIMIT_S
         print(f"{'ok  ' if code == 0 else 'FAIL'} {wall:7.1f} s  {rel}  (exit {code})", flush=True)
     if out is not None:  # the device tool returns at most 8 files: one log and one archive
         out.mkdir(parents=True, exist_ok=True)
+        ledger.mkdir(parents=True, exist_ok=True)  # an empty archive when every notebook failed
         (out / "gpu_run.log").write_text("\n".join(log_lines), encoding="utf-8")
         with tarfile.open(out / "ledger.tar.gz", "w:gz") as tar:
             tar.add(ledger, arcname="ledger")
