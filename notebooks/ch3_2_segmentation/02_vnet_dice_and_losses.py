@@ -251,7 +251,6 @@ v = report.all_of(
                         what="Dice loss minus CE, mean Dice"),
     combo=report.compare(case_dice("U-Net (2D), Combo"), ce_dice, margin=0.0,
                          what="Combo loss minus CE, mean Dice"))
-print(v.summary())
 report.claim("C-SG-b", v, evidence=(
     f"U-Net 2D, all slices (foreground {share[1:].sum():.1%} of voxels), {cfg['steps']} "
     f"steps, one run per loss, {len(test_ids)} held-out hippocampus cases; HD95 CE "
@@ -269,6 +268,7 @@ report.check((table["Dice mean"] > 0.2).all(),
              "every model is far above an all-background segmentation (mean Dice > 0.2)")
 report.check(vnet_dice >= cfg["dice_target"],
              f"V-Net mean test Dice {vnet_dice:.3f} >= target {cfg['dice_target']}")
+print(v.summary())
 
 # %% [markdown]
 # Dice loss minus cross-entropy: {glue:text}`dice_effect:+.3f` [{glue:text}`dice_lo:+.3f`,

@@ -254,7 +254,6 @@ context = {"tri": "U-Net 2.5D (tri-planar)", "three_d": "U-Net 3D",
 v = report.all_of(**{k: report.compare(case_dice(n), case_dice("U-Net 2D"), margin=0.0,
                                        what=f"{n} minus U-Net 2D, mean Dice")
                      for k, n in context.items()})
-print(v.summary())
 report.claim("C-SG-c", v, evidence=(
     f"{cfg['steps']} steps each, one run per model, {len(test_ids)} held-out hippocampus "
     f"cases; HD95 2D {table.loc['U-Net 2D', 'HD95 mm']:.2f} mm, "
@@ -272,6 +271,7 @@ for net in ("U-Net 2D", "U-Net 3D"):
 report.record({"table": table.round(4).to_dict(orient="index")})
 report.check((table["Dice mean"] > 0.5).all(),
              "every model reaches a mean test Dice above 0.5")
+print(v.summary())
 
 # %% [markdown]
 # Against the 2D U-Net, in mean Dice per case: `2.5D` {glue:text}`tri_effect:+.3f`

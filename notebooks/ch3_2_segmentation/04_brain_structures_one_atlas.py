@@ -78,7 +78,7 @@ card = rt.run_card(seed=0, datasets=["colin27", "mni152"])
 
 # %%
 cfg = rt.pick(
-    quick=dict(n_train=24, n_val=4, n_test=8, steps=800, batch=16, lr=5e-3,
+    quick=dict(n_train=16, n_val=4, n_test=8, steps=300, batch=16, lr=5e-3,
                width=(8, 16, 32, 64), demons=False),
     full=dict(n_train=96, n_val=8, n_test=12, steps=4000, batch=64, lr=2e-3,
               width=(32, 64, 128, 256), demons=True),
@@ -370,7 +370,6 @@ atlas_rows = table.loc[[n for n, kind in kinds.items() if kind != "none"], "Dice
 best_unet, best_atlas = learned.idxmax(), atlas_rows.idxmax()
 v_win = report.compare(brain_dice(best_unet), brain_dice(best_atlas), margin=0.0,
                        what=f"{best_unet} - {best_atlas}, mean Dice")
-print(v_win.summary())
 dicece = "U-Net 2D, Dice + CE"
 for key, value in {"best_unet": best_unet, "best_atlas": best_atlas,
                    "dice_best_unet": learned.max(), "dice_best_atlas": atlas_rows.max(),
@@ -387,6 +386,7 @@ for key, value in {"best_unet": best_unet, "best_atlas": best_atlas,
 report.headline("U-Net 2D (Dice + CE), mean Dice, deformed MNI152", learned[dicece])
 report.headline("atlas + affine registration, mean Dice, deformed MNI152",
                 table.loc["atlas + affine (SimpleITK)", "Dice mean"])
+print(v_win.summary())
 
 # %% [markdown]
 # In this run the best U-Net row is *{glue:text}`best_unet`* (mean Dice
@@ -493,6 +493,7 @@ report.check(table.loc["atlas + affine (SimpleITK)", "Dice mean"]
              "affine registration beats no registration by more than 0.1 mean Dice")
 report.check((table.loc[list(losses), "Dice mean"] > 0.3).all(),
              "both U-Nets reach a mean Dice above 0.3 on the deformed MNI152 brains")
+print(v_loss.summary())
 
 # %% [markdown]
 # Dice + CE minus CE: {glue:text}`loss_effect:+.3f` [{glue:text}`loss_lo:+.3f`,
