@@ -70,11 +70,12 @@ card = rt.run_card(seed=0, datasets=["msd_hippocampus"])
 
 # %%
 cfg = rt.pick(
-    quick=dict(steps=250, batch=16, lr=5e-3, width=(8, 16, 32, 64), r2_width=(8, 16, 32),
-               drop_empty=0.7, deep_supervision=False, r2unet=False, dice_target=0.80),
+    quick=dict(steps=200, batch=12, lr=5e-3, width=(8, 16, 32, 64), r2_width=(8, 16, 32),
+               drop_empty=0.7, deep_supervision=False, r2unet=False, dice_target=0.75,
+               val_volumes=4),
     full=dict(steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256),
               r2_width=(32, 64, 128, 256), drop_empty=0.5, deep_supervision=True,
-              r2unet=True, dice_target=0.88),
+              r2unet=True, dice_target=0.88, val_volumes=8),
 )
 AXIS = 0             # 2D networks see slices along the first array axis
 NAMES = {1: "anterior", 2: "posterior"}
@@ -177,7 +178,7 @@ builders = {
 }
 if cfg["r2unet"]:
     builders["R2U-Net"] = lambda: seg.r2unet(features=cfg["r2_width"])
-val_idx = rt.cases(list(range(min(8, len(split["val"])))))
+val_idx = rt.cases(list(range(min(cfg["val_volumes"], len(split["val"])))))
 val_fn = seg.val_dice(lambda m, v: seg.predict_2d(m, v, AXIS), val_v, val_idx)
 loss = seg.deep_supervision(seg.make_loss("dicece"))
 

@@ -70,11 +70,11 @@ card = rt.run_card(seed=0, datasets=["msd_hippocampus"])
 # %%
 cfg = rt.pick(
     quick=dict(vnet_width=8, vnet_steps=120, vnet_batch=4, crop=(32, 48, 32),
-               n_crops=1200, steps=200, batch=16, lr=5e-3, width=(8, 16, 32, 64),
-               dice_target=0.75),
+               n_crops=1200, steps=200, batch=8, lr=5e-3, width=(8, 16, 32, 64),
+               dice_target=0.75, val_volumes=4),
     full=dict(vnet_width=None, vnet_steps=2000, vnet_batch=8, crop=(48, 64, 48),
               n_crops=8000, steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256),
-              dice_target=0.80),
+              dice_target=0.80, val_volumes=8),
 )
 AXIS, NAMES = 0, {1: "anterior", 2: "posterior"}
 for key in ("vnet_steps", "steps", "dice_target"):
@@ -130,7 +130,7 @@ plt.show()
 # volumes (`seg.val_dice`).
 
 # %%
-val_idx = rt.cases(list(range(min(8, len(split["val"])))))
+val_idx = rt.cases(list(range(min(cfg["val_volumes"], len(split["val"])))))
 
 
 def predict_vnet(model, v, overlap=0.25):

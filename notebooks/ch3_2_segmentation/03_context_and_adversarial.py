@@ -66,10 +66,10 @@ card = rt.run_card(seed=0, datasets=["msd_hippocampus"])
 
 # %%
 cfg = rt.pick(
-    quick=dict(steps=200, batch=16, lr=5e-3, width=(8, 16, 32, 64), crop=(32, 48, 32),
-               batch3d=4, n_crops=1000, slab=4, adv_weight=1.0),
+    quick=dict(steps=160, batch=8, lr=5e-3, width=(8, 16, 32, 64), crop=(32, 48, 32),
+               batch3d=2, n_crops=1000, slab=4, adv_weight=1.0, val_volumes=4),
     full=dict(steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256), crop=(48, 64, 48),
-              batch3d=8, n_crops=8000, slab=8, adv_weight=1.0),
+              batch3d=8, n_crops=8000, slab=8, adv_weight=1.0, val_volumes=8),
 )
 AXIS, PLANE, NAMES = 0, (64, 64), {1: "anterior", 2: "posterior"}
 for key in ("steps", "batch", "batch3d", "slab"):
@@ -126,7 +126,7 @@ plt.show()
 # time the whole volume is one sequence (`seg.predict_sequence`).
 
 # %%
-val_idx = rt.cases(list(range(min(8, len(split["val"])))))
+val_idx = rt.cases(list(range(min(cfg["val_volumes"], len(split["val"])))))
 predictors = {
     "U-Net 2D": lambda m, v: seg.predict_2d(m, v, AXIS),
     "U-Net 2.5D (tri-planar)": lambda m, v: seg.predict_triplanar(m, v, plane=PLANE),
