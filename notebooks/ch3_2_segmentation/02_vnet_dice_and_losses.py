@@ -109,8 +109,8 @@ print(f"{len(x_sl)} training slices; voxel shares: background {share[0]:.3f}, "
 # {glue:text}`empty_share:.0f` % of the slices hold none.
 
 # %%
-x_cr, y_cr = seg.random_crops(train_v, cfg["crop"], cfg["n_crops"], seed=0,
-                              fg_fraction=0.5)
+n_crops = len(rt.cases(range(cfg["n_crops"]), smoke_cases=64))   # a smoke run: a few
+x_cr, y_cr = seg.random_crops(train_v, cfg["crop"], n_crops, seed=0, fg_fraction=0.5)
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), layout="constrained")
 for j, ax in enumerate(axes):
     img, lab = x_cr[j, 0].numpy(), y_cr[j].numpy()

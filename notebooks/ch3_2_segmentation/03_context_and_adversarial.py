@@ -89,11 +89,12 @@ split, by_id, targets, spacing = hip.split, hip.by_id, hip.targets, hip.spacing
 train_v, val_v, test_v = hip.train, hip.val, hip.test
 x2d, y2d = seg.slice_stack(train_v, axes=(AXIS,), drop_empty=0.7, seed=0)
 x25, y25 = seg.slice_stack(train_v, axes=(0, 1, 2), plane=PLANE, drop_empty=0.7, seed=0)
-x3d, y3d = seg.random_crops(train_v, cfg["crop"], cfg["n_crops"], seed=0)
+n_crops = len(rt.cases(range(cfg["n_crops"]), smoke_cases=64))   # a smoke run: a few
+x3d, y3d = seg.random_crops(train_v, cfg["crop"], n_crops, seed=0)
 # stacks of `slab` adjacent whole slices along AXIS (crops spanning the full plane), 90 %
 # centred on a hippocampus voxel (the 2D loader drops most empty slices for that reason)
 slab_size = (cfg["slab"], *(s for a, s in enumerate(seg.HIPPOCAMPUS_PAD) if a != AXIS))
-xsq, ysq = seg.random_crops(train_v, slab_size, cfg["n_crops"] // 2, seed=0,
+xsq, ysq = seg.random_crops(train_v, slab_size, n_crops // 2, seed=0,
                             fg_fraction=0.9)
 report.glue("slice_size", " x ".join(map(str, x2d.shape[2:])))
 print(f"2D slices {tuple(x2d.shape)}, tri-planar slices {tuple(x25.shape)}, "
@@ -334,7 +335,7 @@ if rt.profile() == "full":
 # Solution 4
 # Whole volumes as crops: fewer, larger steps. Full profile only (it trains a 3D network).
 if rt.profile() == "full":
-    xw, yw = seg.random_crops(train_v, seg.HIPPOCAMPUS_PAD, cfg["n_crops"] // 4, seed=0)
+    xw, yw = seg.random_crops(train_v, seg.HIPPOCAMPUS_PAD, n_crops // 4, seed=0)
     m, h = train("U-Net 3D", lambda: seg.unet(3, channels=cfg["width"]),
                  loader(xw, yw, cfg["batch3d"]), seg.make_loss("dicece"))
     e = seg.evaluate(seg.segment(lambda v: seg.predict_3d(m, v, seg.HIPPOCAMPUS_PAD),
@@ -363,7 +364,7 @@ print(f"Bi-ConvLSTM, first {len(single)} test cases: whole-volume sequences "
       f"{case_dice('Bi-ConvLSTM U-Net (slices)')[:len(single)].mean():.3f}, "
       f"one slice at a time {d5.mean():.3f}")
 if rt.profile() == "full":   # the slab=2 training (CORELIB_PROFILE=full)
-    xs2, ys2 = seg.random_crops(train_v, (2, *slab_size[1:]), cfg["n_crops"] // 2, seed=0,
+    xs2, ys2 = seg.random_crops(train_v, (2, *slab_size[1:]), n_crops // 2, seed=0,
                                 fg_fraction=0.9)
     m, _ = train("Bi-ConvLSTM U-Net (slices)",
                  lambda: seg.biconvlstm_unet(features=cfg["width"]),
