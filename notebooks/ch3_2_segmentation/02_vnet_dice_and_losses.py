@@ -318,8 +318,8 @@ if rt.profile() == "full":
 
 # %% tags=["solution", "hide-cell"]
 # Solution 3
-# The padded volume is one and a half crops long per axis: every overlap up to 0.5 places the
-# same two windows per axis, so only a larger overlap adds windows (and time).
+# The padded volume is one and a half crops long per axis: any overlap up to 0.5 puts
+# the same two windows on each axis; only a larger overlap adds windows (and time).
 sub = test_idx[:8]
 for overlap in (0.0, 0.25, 0.5, 0.75):
     t0 = time.perf_counter()
