@@ -318,7 +318,7 @@ if rt.profile() == "full":
 
 # %% tags=["solution", "hide-cell"]
 # Solution 3
-# The padded volume is one and a half crops long per axis: any overlap up to 0.5 puts
+# The padded volume is less than two crops long on every axis: any overlap up to 0.5 puts
 # the same two windows on each axis; only a larger overlap adds windows (and time).
 sub = test_idx[:8]
 for overlap in (0.0, 0.25, 0.5, 0.75):
