@@ -87,3 +87,10 @@ def test_hippocampus_split_is_disjoint_padded_and_seeded(monkeypatch):
     assert len(h.targets) == len(h.split["test"]) == len(h.test.images)
     np.testing.assert_array_equal(h.test.original(0, h.test.labels[0]), h.targets[0])
     assert h.split == seg.hippocampus_split().split
+
+
+def test_full_size_vnet_builds_and_keeps_the_input_size():
+    net = seg.vnet(1, 3, width=None).eval()          # MONAI VNet, the `full` profile's network
+    with torch.no_grad():
+        out = net(torch.zeros(1, 1, 20, 24, 18))
+    assert out.shape == (1, 3, 20, 24, 18)
