@@ -349,7 +349,7 @@ if rt.profile() == "full":
 # Three trainings: full profile only. The spread over seeds is the noise to compare with.
 if rt.profile() == "full":
     ds = []
-    for seed in (0, 1, 2):
+    for seed in rt.cases([0, 1, 2], smoke_cases=1):
         rt.seed_everything(seed)
         m = seg.unet_plus_plus(features=(w[0], w[0], *w[1:], w[0]), deep_supervision=True)
         dl = DataLoader(TensorDataset(x_train, y_train), batch_size=cfg["batch"],
