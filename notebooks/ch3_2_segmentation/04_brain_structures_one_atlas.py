@@ -78,7 +78,7 @@ card = rt.run_card(seed=0, datasets=["colin27", "mni152"])
 
 # %%
 cfg = rt.pick(
-    quick=dict(n_train=16, n_val=4, n_test=8, steps=300, batch=16, lr=5e-3,
+    quick=dict(n_train=16, n_val=4, n_test=8, steps=600, batch=16, lr=5e-3,
                width=(8, 16, 32, 64), demons=False),
     full=dict(n_train=96, n_val=8, n_test=12, steps=4000, batch=64, lr=2e-3,
               width=(32, 64, 128, 256), demons=True),
