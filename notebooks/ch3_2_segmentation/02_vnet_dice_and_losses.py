@@ -69,7 +69,7 @@ card = rt.run_card(seed=0, datasets=["msd_hippocampus"])
 
 # %%
 cfg = rt.pick(
-    quick=dict(vnet_width=8, vnet_steps=120, vnet_batch=4, crop=(32, 48, 32),
+    quick=dict(vnet_width=8, vnet_steps=90, vnet_batch=4, crop=(32, 48, 32),
                n_crops=1200, steps=200, batch=8, lr=5e-3, width=(8, 16, 32, 64),
                dice_target=0.75, val_volumes=4),
     full=dict(vnet_width=None, vnet_steps=2000, vnet_batch=8, crop=(48, 64, 48),
@@ -320,8 +320,8 @@ if rt.profile() == "full":
 # Solution 3
 # The padded volume is less than two crops long on every axis: any overlap up to 0.5 puts
 # the same two windows on each axis; only a larger overlap adds windows (and time).
-sub = test_idx[:8]
-for overlap in (0.0, 0.25, 0.5, 0.75):
+sub = test_idx[:4]
+for overlap in (0.0, 0.5, 0.75):
     t0 = time.perf_counter()
     p = seg.segment(lambda v: predict_vnet(vnet, v, overlap), test_v, sub)
     dt = (time.perf_counter() - t0) / len(sub)
