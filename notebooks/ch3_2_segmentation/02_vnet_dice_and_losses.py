@@ -331,8 +331,8 @@ for overlap in (0.0, 0.5, 0.75):
 
 # %% tags=["solution", "hide-cell"]
 # Solution 4
-# Full profile only (it trains a 3D network); skipped in a smoke run, where the full-size V-Net
-# already takes most of the time on a CPU.
+# Full profile only (it trains a 3D network); not in a smoke run, where the
+# full-size V-Net already takes most of the time on a CPU.
 if rt.profile() == "full" and not rt.smoke():
     rt.seed_everything(0)
     vnet_ce = seg.vnet(1, 3, width=cfg["vnet_width"])
