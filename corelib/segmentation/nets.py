@@ -318,8 +318,9 @@ def vnet(in_channels: int = 1, n_classes: int = 3, width: int | None = 8, kernel
     if width is None:
         from monai.networks.nets import VNet
 
-        return PadToMultiple(VNet(3, in_channels, n_classes, dropout_prob_down=None,
-                                  dropout_prob_up=(None, None), dropout_prob=None), 16)
+        # no dropout: MONAI >= 1.6 takes probabilities only (0.0, not None)
+        return PadToMultiple(VNet(3, in_channels, n_classes, dropout_prob_down=0.0,
+                                  dropout_prob_up=(0.0, 0.0)), 16)
     return PadToMultiple(SmallVNet(in_channels, n_classes, width, kernel), 8)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ __all__ = [
     "PaddedVolumes",
     "evaluate",
     "keep_largest_components",
+    "pad_cases",
     "pad_volumes",
     "predict_2d",
     "predict_3d",
@@ -32,6 +33,7 @@ __all__ = [
     "segment",
     "slice_stack",
     "summary_row",
+    "val_dice",
 ]
 
 
@@ -286,3 +288,45 @@ def summary_row(per_case: pd.DataFrame, labels: Sequence[int] = (1, 2),
     row["ASD mm"] = float(np.mean([per_case[f"asd_{c}"].mean() for c in labels]))
     row.update(extra)
     return row
+
+
+def pad_cases(by_id: Mapping[str, object], ids: Sequence[str], shape: Sequence[int]) -> PaddedVolumes:
+    """:func:`pad_volumes` for labelled cases looked up by id (objects with ``.image`` and ``.label``,
+    e.g. :func:`corelib.data.load_hippocampus`'s), keeping the ids."""
+    ids = [str(i) for i in ids]
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise KeyError(f"ids {missing[:5]} are not among the {len(by_id)} cases given")
+    for i in ids:
+        if not (hasattr(by_id[i], "image") and hasattr(by_id[i], "label")):
+            raise TypeError(f"case {i!r} is a {type(by_id[i]).__name__}: need .image and .label")
+    return pad_volumes([by_id[i].image for i in ids], [by_id[i].label for i in ids], shape, ids)
+
+
+def val_dice(predict: Callable[[nn.Module, np.ndarray], torch.Tensor], pv: PaddedVolumes,
+             indices: Sequence[int] | None = None,
+             labels: Sequence[int] = (1, 2)) -> Callable[[nn.Module], dict[str, float]]:
+    """A validation function for :func:`corelib.train.fit`: ``{"dice": mean Dice}`` of
+    ``predict(model, padded_volume)`` on the volumes ``indices`` of ``pv`` (all by default).
+
+    Dice is taken per volume over ``labels`` (a class absent from prediction and truth is skipped),
+    then averaged over volumes; predictions and labels are cut back to the original extents.
+    """
+    if pv.labels is None:
+        raise ValueError("val_dice needs labelled volumes (pv.labels is None)")
+    idx = list(range(len(pv.images))) if indices is None else [int(i) for i in indices]
+    if not idx:
+        raise ValueError("val_dice needs at least one volume index")
+    bad = [i for i in idx if not 0 <= i < len(pv.images)]
+    if bad:
+        raise IndexError(f"indices {bad[:5]} out of range for {len(pv.images)} volumes")
+    labels = [int(c) for c in labels]
+    targets = [pv.original(i, pv.labels[i]) for i in idx]
+
+    def fn(model: nn.Module) -> dict[str, float]:
+        preds = segment(lambda v: predict(model, v), pv, idx)
+        per_volume = [np.nanmean(list(metrics.dice_per_class(p, t, labels).values()))
+                      for p, t in zip(preds, targets)]
+        return {"dice": float(np.nanmean(per_volume))}
+
+    return fn
