@@ -54,7 +54,11 @@ def integer(name: str, value: Any, *, min: int | None = None, max: int | None = 
 
 def positive_int(name: str, value: Any) -> int:
     """An integer of at least 1 (a count, a size, a number of steps)."""
-    return integer(name, value, min=1)
+    if not _is_int(value):
+        raise ArgumentTypeError(f"{name} must be a positive integer, got {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {int(value)}")
+    return int(value)
 
 
 def number(name: str, value: Any) -> float:

@@ -24,8 +24,10 @@ def test_integer_bounds_and_positive_int():
     assert v.integer("k", 0, min=0, max=2) == 0
     with pytest.raises(ValueError, match=r"k must be an integer in \[0, 2\], got 3"):
         v.integer("k", 3, min=0, max=2)
-    with pytest.raises(ValueError, match="n_boot must be an integer at least 1, got 0"):
+    with pytest.raises(ValueError, match="n_boot must be a positive integer, got 0"):
         v.positive_int("n_boot", 0)
+    with pytest.raises(TypeError, match="n_boot must be a positive integer, got 2.0"):
+        v.positive_int("n_boot", 2.0)
 
 
 def test_type_errors_are_also_value_errors():

@@ -30,8 +30,8 @@ def pretext_slices(n: int = 2000, size: int = 28, seed: int = 0, sources: tuple[
 
     from corelib import data
 
-    validate.positive_int("n", n)
-    validate.integer("size", size, min=8)
+    validate.integer("n", n)
+    validate.integer("size", size)
     if n < 1 or size < 8:
         raise ValueError(f"need n >= 1 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
