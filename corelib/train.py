@@ -104,7 +104,8 @@ def fit(
     ``amp``: bf16 autocast on CUDA when None or True; never on CPU. ``grad_clip``: max gradient
     norm. ``scheduler``: an LR scheduler, or a callable ``optimizer -> scheduler``; it steps after
     every optimizer step (``ReduceLROnPlateau`` steps on the monitored value at each validation).
-    A non-finite loss raises ``FloatingPointError``.
+    A non-finite loss raises ``FloatingPointError``; a NaN value of ``val[monitor]`` raises
+    ``ValueError`` (no best weights could be kept from it).
     """
     if (epochs is None) == (steps is None):
         raise ValueError("give exactly one of epochs or steps")
