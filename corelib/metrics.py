@@ -17,6 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from corelib import validate
+
 __all__ = [
     "psnr",
     "ssim",
@@ -66,17 +68,24 @@ def _pair(reference: Any, test: Any, names: tuple[str, str] = ("reference", "tes
 
 # ----------------------------------------------------------------------------- image quality
 def _image_pair(reference: Any, test: Any, data_range: float) -> tuple[np.ndarray, np.ndarray, float]:
+    validate.array("reference", _to_numpy(reference, "reference"))  # refuses complex (imaginary part dropped)
+    validate.array("test", _to_numpy(test, "test"))
     a, b = _pair(reference, test)
     if a.ndim not in (2, 3):
         raise ValueError(f"images must be 2D or 3D, got shape {a.shape}")
     if data_range is None or not np.isfinite(data_range) or data_range <= 0:
         raise ValueError(f"data_range must be a positive finite number, got {data_range!r}")
+    span = float(np.ptp(a.astype(np.float64)))
+    if span > 2 * data_range:  # e.g. an image in 0..255 scored with data_range=1
+        raise ValueError(f"data_range={data_range!r} cannot match the reference, whose values span {span:g} "
+                         "(more than twice data_range); give the width of the images' intensity range")
     return a.astype(np.float64), b.astype(np.float64), float(data_range)
 
 
 def _slices(a: np.ndarray, b: np.ndarray, axis: int) -> list[tuple[np.ndarray, np.ndarray]]:
     if a.ndim != 3:
         raise ValueError(f"per_slice needs a 3D volume, got shape {a.shape}")
+    axis = validate.axis("axis", axis, 3)
     a, b = np.moveaxis(a, axis, 0), np.moveaxis(b, axis, 0)
     return list(zip(a, b))
 
@@ -95,7 +104,9 @@ def psnr(
     """Peak signal-to-noise ratio in dB (scikit-image), ``10 log10(data_range^2 / MSE)``.
 
     ``data_range`` is required: the width of the intensity range (e.g. 1.0 for [0, 1] images), never
-    guessed from the data. Identical images give ``inf``. With ``per_slice=True`` a 3D volume gives
+    guessed from the data; a reference whose values span more than twice ``data_range`` (e.g.
+    0..255 scored with ``data_range=1``) raises ``ValueError``, as do complex images (take ``np.abs``
+    first). Identical images give ``inf``. With ``per_slice=True`` a 3D volume gives
     one value per slice along ``axis`` (a NumPy array).
     """
     a, b, dr = _image_pair(reference, test, data_range)
@@ -252,8 +263,8 @@ _TASKS = {"binary": "binary", "binary-class": "binary", "multi-class": "multi-cl
 def auc_acc(y_true: Any, y_score: Any, task: str = "binary") -> tuple[float, float]:
     """``(AUC, ACC)`` exactly as MedMNIST v2's ``Evaluator`` (``getAUC`` / ``getACC``) computes them.
 
-    - ``task="binary"`` (or ``"binary-class"``): ``y_score`` is ``(N,)`` or ``(N, C)``, the last
-      column being the positive class. AUC of that score; ACC with prediction ``score > 0.5``
+    - ``task="binary"`` (or ``"binary-class"``): ``y_score`` is ``(N,)`` or ``(N, 2)``, the last
+      column being the positive class (more columns raise ``ValueError``). AUC of that score; ACC with prediction ``score > 0.5``
       (a score of exactly 0.5 counts as negative).
     - ``task="multi-class"``: ``y_score`` is ``(N, C)``; AUC is the unweighted mean of the
       one-vs-rest AUCs of the C classes; ACC uses ``argmax``.
@@ -275,6 +286,9 @@ def auc_acc(y_true: Any, y_score: Any, task: str = "binary") -> tuple[float, flo
     if ys.shape[0] != yt.shape[0]:
         raise ValueError(f"y_true has {yt.shape[0]} samples but y_score has {ys.shape[0]}")
     if task == "binary":
+        if ys.ndim == 2 and ys.shape[1] > 2:
+            raise ValueError(f"binary y_score must be (N,) or (N, 2), got {ys.shape[1]} columns; "
+                             "use task='multi-class' for more than two classes")
         if ys.ndim == 2:
             ys = ys[:, -1]
         if ys.ndim != 1:

@@ -155,6 +155,8 @@ def run_card(seed: int = 0, datasets: Iterable[str] = (), threads: int | None = 
 
     ``datasets`` names registry datasets; their versions and where they were found are listed.
     """
+    if isinstance(datasets, (str, bytes)):
+        raise TypeError(f"datasets must be a list of dataset names, e.g. [{datasets!r}], got {datasets!r}")
     seed_everything(seed)
     n_threads = set_threads(threads)
     dev = device()

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from corelib import runtime
+from corelib import runtime, validate
 
 __all__ = ["History", "fit", "to_device", "save_checkpoint", "load_checkpoint"]
 
@@ -65,9 +65,7 @@ def _default_batch_fn(loss_fn: Callable[..., torch.Tensor]) -> BatchFn:
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return validate.positive_int(name, value)  # NumPy integers too; bool, float and < 1 refused
 
 
 def fit(
@@ -106,10 +104,21 @@ def fit(
     ``amp``: bf16 autocast on CUDA when None or True; never on CPU. ``grad_clip``: max gradient
     norm. ``scheduler``: an LR scheduler, or a callable ``optimizer -> scheduler``; it steps after
     every optimizer step (``ReduceLROnPlateau`` steps on the monitored value at each validation).
-    A non-finite loss raises ``FloatingPointError``.
+    A non-finite loss raises ``FloatingPointError``; a NaN value of ``val[monitor]`` raises
+    ``ValueError`` (no best weights could be kept from it).
     """
     if (epochs is None) == (steps is None):
         raise ValueError("give exactly one of epochs or steps")
+    steps = None if steps is None else validate.positive_int("steps", steps)
+    epochs = None if epochs is None else validate.positive_int("epochs", epochs)
+    if optimizer is None:
+        validate.positive("lr", lr)
+    if grad_clip is not None:
+        validate.positive("grad_clip", grad_clip)
+    if not isinstance(monitor, str):
+        raise validate.ArgumentTypeError(f"monitor must be the name of a val_fn metric, got {monitor!r}")
+    if not hasattr(model, "parameters") or not callable(getattr(model, "parameters")):
+        raise validate.ArgumentTypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
     if steps is not None:
         _positive_int(steps, "steps")
     else:
@@ -167,6 +176,9 @@ def fit(
         if monitor not in metrics:
             raise KeyError(f"val_fn returned {sorted(metrics)}; the monitored {monitor!r} is not among them")
         value = record[monitor]
+        if math.isnan(value):  # no best weights could be kept: say so instead of going on silently
+            raise ValueError(f"val_fn returned {monitor}=nan at step {step}; fix the validation metric "
+                             "(e.g. a class missing from the validation data) or monitor another one")
         old = hist.best.get(monitor)
         if not math.isnan(value) and (old is None or (value < old if mode == "min" else value > old)):
             hist.best = dict(record)

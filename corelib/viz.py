@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 
+from corelib import validate
 from corelib.data.packaged import CT_WINDOWS  # the one table of CT windows, (level, width) in HU
 
 Window = tuple[float, float]
@@ -45,6 +46,9 @@ def ct_window(center: float | str, width: float | None = None) -> Window:
         if center not in CT_WINDOWS:
             raise ValueError(f"unknown CT window {center!r}; presets: {', '.join(CT_WINDOWS)}")
         center, width = CT_WINDOWS[center]
+    validate.finite("center", center)
+    if width is not None:
+        validate.finite("width", width)  # NaN passes the comparison below
     if width is None or width <= 0:
         raise ValueError(f"window width must be positive, got {width!r}")
     return (float(center) - width / 2, float(center) + width / 2)
@@ -59,6 +63,10 @@ def _to_numpy(x: Any) -> np.ndarray:
 def _as_2d(image: Any, name: str = "image") -> np.ndarray:
     """A 2D float array; singleton dimensions squeezed; a clear error otherwise."""
     arr = _to_numpy(image)
+    if np.iscomplexobj(arr):
+        raise validate.ArgumentTypeError(f"{name} is complex; show np.abs({name}) or its real part")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
     squeezed = np.squeeze(arr)
     if squeezed.ndim != 2:
         raise ValueError(
@@ -72,6 +80,8 @@ def _as_2d(image: Any, name: str = "image") -> np.ndarray:
 
 def _as_volume(volume: Any, name: str = "volume") -> np.ndarray:
     arr = _to_numpy(volume)
+    if np.iscomplexobj(arr):
+        raise validate.ArgumentTypeError(f"{name} is complex; show np.abs({name}) or its real part")
     squeezed = np.squeeze(arr)
     if squeezed.ndim != 3:
         raise ValueError(f"{name} must be 3D after squeezing, got shape {arr.shape}")
@@ -464,7 +474,7 @@ def _aspect(spacing: Sequence[float] | None, axis: int) -> float:
     """Pixel aspect (height / width) of a displayed plane: spacing of its vertical / horizontal axis."""
     if spacing is None:
         return 1.0
-    if len(spacing) != 3 or any(s <= 0 for s in spacing):
+    if len(spacing) != 3 or any(not s > 0 or not np.isfinite(s) for s in spacing):
         raise ValueError(f"spacing must be three positive numbers, got {spacing!r}")
     horizontal, vertical = [a for a in range(3) if a != axis]
     return float(spacing[vertical]) / float(spacing[horizontal])
@@ -494,6 +504,7 @@ def three_plane(
     Dashed lines mark where the other two planes cut each view.
     """
     vol = _as_volume(volume)
+    validate.sizes("spacing", spacing, 3)  # before any figure is made
     lab = _volume_labels(labels, vol.shape)
     index = tuple(s // 2 for s in vol.shape) if index is None else tuple(int(i) for i in index)
     if len(index) != 3 or not all(0 <= i < s for i, s in zip(index, vol.shape)):
@@ -531,6 +542,8 @@ def montage(
     vol = _as_volume(volume)
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2, got {axis!r}")
+    validate.positive_int("n", n)
+    validate.in_range("alpha", alpha, 0, 1)
     lab = _volume_labels(labels, vol.shape)
     n = max(1, min(int(n), vol.shape[axis]))
     indices = np.linspace(0, vol.shape[axis] - 1, n + 2)[1:-1].round().astype(int) if n < vol.shape[axis] \

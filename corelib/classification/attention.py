@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from corelib import validate
+
 __all__ = ["AttentionGate", "gradcam"]
 
 
@@ -21,6 +23,9 @@ class AttentionGate(nn.Module):
 
     def __init__(self, channels: int, hidden: int | None = None):
         super().__init__()
+        validate.positive_int("channels", channels)
+        if hidden is not None:
+            validate.positive_int("hidden", hidden)
         hidden = hidden or max(4, channels // 4)
         self.branch = nn.Sequential(nn.Conv2d(channels, hidden, 3, padding=1), nn.BatchNorm2d(hidden),
                                     nn.ReLU(inplace=True), nn.Conv2d(hidden, 1, 1))

@@ -8,6 +8,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from corelib import validate
+
 __all__ = ["MEDMNIST_V2_REPORTED", "results_table", "ci_verdict"]
 
 MEDMNIST_V2_REPORTED: dict[str, dict[str, tuple[float, float]]] = {
@@ -45,6 +47,9 @@ def results_table(ours: Mapping[str, Sequence[Mapping[str, float]]], flag: str =
 
 def ci_verdict(ci: Mapping[str, float]) -> bool | None:
     """True when the CI of a difference lies above 0, False when below, None (inconclusive) when it straddles 0."""
+    if not isinstance(ci, Mapping) or "lo" not in ci or "hi" not in ci:
+        raise ValueError(f"ci must be a dict with 'lo' and 'hi' (e.g. from bootstrap_auc_diff), got {ci!r}")
+    validate.ordered("ci (lo, hi)", ci["lo"], ci["hi"], strict=False)  # a reversed interval is a bug
     if ci["lo"] > 0:
         return True
     if ci["hi"] < 0:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from corelib import validate
 from corelib.classification.training import BatchStream
 
 __all__ = ["probe_difficulty", "prototype_difficulty", "pacing", "CurriculumStream"]
@@ -26,9 +27,14 @@ def probe_difficulty(features: Any, labels: Any, folds: int = 5, seed: int = 0) 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    validate.integer("folds", folds, min=2)
     x, y = np.asarray(features, np.float64), np.asarray(labels).ravel()
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"features must be (N, F) with one label each, got {x.shape} and {y.shape}")
+    validate.finite_array("features", x)
+    if y.dtype.kind not in "iub" or (y.size and y.min() < 0):
+        raise ValueError(f"labels must be non-negative integer classes, got dtype {y.dtype}"
+                         + (f" and minimum {y.min()}" if y.size and y.dtype.kind in "iuf" else ""))
     counts = np.bincount(y)
     if (counts > 0).sum() < 2 or counts[counts > 0].min() < folds:
         raise ValueError(f"each class needs at least {folds} samples for {folds}-fold probing, got counts {counts.tolist()}")

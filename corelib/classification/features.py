@@ -12,11 +12,21 @@ from typing import Any, Callable
 
 import numpy as np
 
+from corelib import validate
+
 __all__ = ["first_order_features", "shape_features", "glcm_features", "glrlm_features", "extract_features",
            "CLASSIFIERS", "fit_select", "fuse_features"]
 
 
 def _check_image(img: Any) -> np.ndarray:
+    """The binning is explicit: uint8 images are grey levels 0..255 (divided by 255), float (or bool)
+    images must already lie in [0, 1]; other integer types (uint16, int32, ...) are refused."""
+    src = validate.array("img", img)
+    if src.dtype.kind in "iu" and src.dtype != np.uint8:
+        raise ValueError(f"img has dtype {src.dtype}; give uint8 grey levels (0..255) or floats in [0, 1]")
+    if src.dtype.kind == "f" and src.size and np.all(np.isfinite(src)) and (src.min() < 0 or src.max() > 1):
+        raise ValueError(f"float img must lie in [0, 1], got values in [{src.min():g}, {src.max():g}]; "
+                         "for grey levels 0..255 pass uint8 (or divide by 255)")
     a = np.asarray(img)
     if a.ndim != 2:
         raise ValueError(f"expected one 2D grey image, got shape {a.shape}")
@@ -92,6 +102,9 @@ def glcm_features(img: Any, levels: int = 32, distances: tuple[int, ...] = (1, 2
     """GLCM texture (scikit-image), symmetric and normalised, averaged over 0/45/90/135 degrees, per distance."""
     from skimage.feature import graycomatrix, graycoprops
 
+    validate.integer("levels", levels, min=2, max=256)  # more would wrap around in uint8
+    for d in validate.nonempty("distances", distances):
+        validate.positive_int("distances", d)
     q = _quantize(_check_image(img), levels).astype(np.uint8)
     g = graycomatrix(q, distances=list(distances), angles=[0, np.pi / 4, np.pi / 2, 3 * np.pi / 4],
                      levels=levels, symmetric=True, normed=True)
@@ -115,6 +128,7 @@ def _runs(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def glrlm_features(img: Any, levels: int = 8) -> dict[str, float]:
     """Grey-level run-length texture, written by hand (Galloway 1975): SRE, LRE, GLN, RLN and run percentage,
     averaged over the 0, 45, 90 and 135 degree directions."""
+    validate.integer("levels", levels, min=2)
     q = _quantize(_check_image(img), levels)
     h, w = q.shape
     lines = {0: list(q), 90: list(q.T),

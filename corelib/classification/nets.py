@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from corelib import validate
+
 __all__ = ["SmallCNN", "AlexNet28", "VGG28", "ResNet18Small", "build_net", "NETS"]
 
 
@@ -148,6 +150,8 @@ def build_net(name: str, in_channels: int = 1, num_classes: int = 2, width: floa
         raise ValueError(f"unknown net {name!r}; choose one of {sorted(NETS)}")
     if in_channels not in (1, 3):
         raise ValueError(f"in_channels must be 1 or 3, got {in_channels!r}")
+    validate.integer("num_classes", num_classes, min=2)
+    validate.positive("width", width)
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes!r}")
     return NETS[name](in_channels=in_channels, num_classes=num_classes, width=width, **kw)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from corelib import metrics
+from corelib import metrics, validate
 from corelib.train import History, fit
 
 __all__ = ["to_tensor", "augment", "BatchStream", "predict_scores", "evaluate_binary", "train_classifier",
@@ -20,9 +20,14 @@ __all__ = ["to_tensor", "augment", "BatchStream", "predict_scores", "evaluate_bi
 
 def to_tensor(images: np.ndarray, channels: int = 1) -> torch.Tensor:
     """uint8 images (N, H, W) or (N, H, W, 3) -> float (N, C, H, W) in [0, 1]; grey replicated to 3 channels on request."""
-    a = np.asarray(images)
+    a = validate.array("images", images)
     if a.ndim not in (3, 4):
         raise ValueError(f"expected (N, H, W) or (N, H, W, 3) images, got shape {a.shape}")
+    validate.one_of("channels", channels, (1, 3))
+    if a.dtype.kind in "iu" and a.dtype != np.uint8:  # uint16 would come out far above 1
+        raise ValueError(f"images have dtype {a.dtype}; give uint8 (0..255) or floats in [0, 1]")
+    if a.dtype.kind == "f" and (not np.all(np.isfinite(a)) or a.min() < 0 or a.max() > 1):
+        raise ValueError(f"float images must be finite and in [0, 1], got values in [{a.min():g}, {a.max():g}]")
     scale = 255.0 if a.dtype == np.uint8 else 1.0
     t = torch.as_tensor(a, dtype=torch.float32) / scale
     t = t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2)
@@ -35,6 +40,8 @@ def to_tensor(images: np.ndarray, channels: int = 1) -> torch.Tensor:
 
 def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torch.Tensor:
     """Random horizontal flips and integer shifts of up to ``shift`` px (reflect padding)."""
+    validate.tensor("x", x, ndim=4)
+    validate.integer("shift", shift, min=0)
     n = x.shape[0]
     flip = torch.rand(n, generator=generator) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -63,6 +70,8 @@ class BatchStream:
             raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
         if len(x) == 0:
             raise ValueError("no training samples")
+        validate.positive_int("batch_size", batch_size)
+        validate.positive_int("steps", steps)
         self.x, self.y, self.batch_size, self.steps, self.seed, self.aug = x, y, batch_size, steps, seed, aug
 
     def __len__(self) -> int:
@@ -84,6 +93,8 @@ class BatchStream:
 @torch.no_grad()
 def predict_scores(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Softmax probabilities (N, C) in eval mode."""
+    validate.positive_int("batch_size", batch_size)
+    validate.nonempty("x", x)
     model.eval()
     dev = next(model.parameters()).device
     out = [torch.softmax(model(x[i:i + batch_size].to(dev)).float(), 1).cpu() for i in range(0, len(x), batch_size)]
@@ -93,6 +104,8 @@ def predict_scores(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> 
 def evaluate_binary(y_true: Any, score: Any) -> dict[str, float]:
     """MedMNIST rule (AUC of the positive-class score, ACC with score > 0.5) plus sensitivity, specificity, F1."""
     s = np.asarray(score, dtype=np.float64)
+    if s.ndim == 2 and s.shape[1] > 2:
+        raise ValueError(f"score must be (N,) or (N, 2) for a binary task, got {s.shape[1]} columns")
     s = s[:, -1] if s.ndim == 2 else s
     auc, acc = metrics.auc_acc(y_true, s, task="binary")
     return {"AUC": auc, "ACC": acc, **metrics.sens_spec_f1(np.asarray(y_true).reshape(-1), (s > 0.5).astype(int))}
@@ -109,6 +122,16 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: 
     ``class_weight``: weight the cross-entropy by inverse class frequency of ``y`` (off by default, as in
     MedMNIST: with a fixed 0.5 threshold, re-weighting trades ACC for sensitivity on the rarer class).
     """
+    validate.positive_int("steps", steps)
+    n_out = getattr(getattr(model, "fc", None), "out_features", None)
+    for name, t in (("y", y), ("y_val", y_val)):
+        validate.tensor(name, t, ndim=1)
+        if t.is_floating_point() or t.dtype == torch.bool:
+            raise validate.ArgumentTypeError(f"{name} must hold integer class indices (int64), got {t.dtype}")
+        if len(t) and (int(t.min()) < 0 or (n_out is not None and int(t.max()) >= n_out)):
+            raise ValueError(f"{name} holds classes {int(t.min())}..{int(t.max())}, but the model has "
+                             f"{n_out} outputs (classes 0..{(n_out or 0) - 1})")
+    validate.same_length(("x_val", "y_val"), x_val, y_val)
     torch.manual_seed(seed)
     stream = stream or BatchStream(x, y, batch_size, steps, seed, aug)
     w = None
@@ -143,8 +166,13 @@ def _auc_rank(y: np.ndarray, s: np.ndarray) -> float:
 def bootstrap_auc_diff(y_true: Any, score_a: Any, score_b: Any, n_boot: int = 2000, seed: int = 0,
                        level: float = 0.95) -> dict[str, float]:
     """Paired bootstrap of AUC(b) - AUC(a) over test images: the difference and its percentile CI."""
+    validate.integer("n_boot", n_boot, min=100)  # fewer gives no usable percentile interval
+    validate.in_range("level", level, 0, 1, lo_open=True, hi_open=True)
     y = np.asarray(y_true).reshape(-1)
-    a, b = (np.asarray(s, dtype=np.float64) for s in (score_a, score_b))
+    a, b = (validate.finite_array(n, s).astype(np.float64) for n, s in (("score_a", score_a), ("score_b", score_b)))
+    for name, s in (("score_a", a), ("score_b", b)):
+        if s.ndim > 2 or (s.ndim == 2 and s.shape[1] > 2):
+            raise ValueError(f"{name} must be (N,) or (N, 2) for a binary task, got shape {s.shape}")
     a, b = (s[:, -1] if s.ndim == 2 else s for s in (a, b))
     if not (len(y) == len(a) == len(b)):
         raise ValueError("y_true, score_a and score_b must have the same length")
@@ -165,6 +193,8 @@ def stratified_fraction(y: Any, fraction: float, seed: int = 0, min_per_class: i
     """Indices of a class-stratified random subset holding ``fraction`` of the samples (at least ``min_per_class`` each)."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    validate.positive_int("min_per_class", min_per_class)
+    validate.nonempty("y", np.asarray(y).reshape(-1))
     y = np.asarray(y).reshape(-1)
     rng = np.random.default_rng(seed)
     keep = []

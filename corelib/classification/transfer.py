@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from corelib import validate
+
 __all__ = ["pretext_slices", "RotationStream", "replace_head", "set_backbone_trainable", "deep_features"]
 
 
@@ -28,6 +30,8 @@ def pretext_slices(n: int = 2000, size: int = 28, seed: int = 0, sources: tuple[
 
     from corelib import data
 
+    validate.integer("n", n)
+    validate.integer("size", size)
     if n < 1 or size < 8:
         raise ValueError(f"need n >= 1 and size >= 8, got n={n}, size={size}")
     rng = np.random.default_rng(seed)
@@ -80,6 +84,9 @@ class RotationStream:
 
 def replace_head(model: nn.Module, num_classes: int, seed: int = 0) -> nn.Module:
     """Give a pretrained net a fresh last layer ``fc`` for the target task (in place; returns the model)."""
+    validate.integer("num_classes", num_classes, min=2)
+    if not isinstance(getattr(model, "fc", None), nn.Linear):
+        raise ValueError(f"model must have a linear last layer .fc, got {type(getattr(model, 'fc', None)).__name__}")
     torch.manual_seed(seed)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
@@ -95,6 +102,8 @@ def set_backbone_trainable(model: nn.Module, trainable: bool) -> nn.Module:
 @torch.no_grad()
 def deep_features(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Penultimate features ``model.forward_features`` (N, D), eval mode."""
+    validate.positive_int("batch_size", batch_size)
+    validate.nonempty("x", x)
     model.eval()
     dev = next(model.parameters()).device
     return torch.cat([model.forward_features(x[i:i + batch_size].to(dev)).float().cpu()

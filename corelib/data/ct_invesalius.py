@@ -45,6 +45,8 @@ def read_inv3(path: str | Path) -> Volume:
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not an InVesalius .inv3 file")
     try:
         with tarfile.open(path, "r:gz") as tar:
             members = _safe_members(tar, path)
@@ -58,6 +60,9 @@ def read_inv3(path: str | Path) -> Volume:
             dtype = np.dtype(str(info["dtype"])).newbyteorder("<")
             shape = tuple(int(s) for s in info["shape"])
             raw = tar.extractfile(members[name]).read()
+            missing = [k for k in ("spacing",) if k not in main]  # read after the try: check here
+            if missing or len(main["spacing"]) != 3:
+                raise CorruptFileError(f"{path}: main.plist has no valid 'spacing' (three numbers)")
     except CorruptFileError:
         raise
     except (tarfile.TarError, OSError, EOFError, KeyError, TypeError, ValueError,

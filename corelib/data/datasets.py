@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from corelib import validate
+
 __all__ = ["PatchDataset", "SliceDataset", "split_by_subject"]
 
 _SPLITS = ("train", "val", "test")
@@ -25,6 +27,8 @@ def split_by_subject(ids: Sequence[str], fractions: Sequence[float] = (0.7, 0.15
     ``fractions`` must be three non-negative numbers summing to 1 (at least one positive). Each
     split with a non-zero fraction gets at least one id when there are enough ids.
     """
+    validate.nonempty("ids", ids)  # an empty list is not a split
+    validate.integer("seed", seed, min=0)
     ids = [str(i) for i in ids]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})

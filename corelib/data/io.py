@@ -47,6 +47,8 @@ def read_nifti(path: str | Path, dtype: Any = np.float32) -> Volume:
     path = Path(path)
     if not path.exists():
         raise DataNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a NIfTI file; give the path of a .nii or .nii.gz file")
     try:
         img = nib.load(str(path))
         data = np.asarray(img.dataobj, dtype=dtype)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from corelib import validate
 from corelib.data.ct_invesalius import read_inv3
 from corelib.data.io import Volume, read_nifti
 from corelib.data.registry import CorruptFileError, DataNotFoundError, locate
@@ -158,6 +159,11 @@ def head_ct_masks(vol: Volume, bone_hu: float = 300.0, soft_hu: tuple[float, flo
     (within ``soft_hu``, the brain/soft-tissue range, inside the body)."""
     from scipy import ndimage as ndi
 
+    validate.finite("bone_hu", bone_hu)
+    validate.finite("body_hu", body_hu)
+    if np.ndim(soft_hu) != 1 or len(soft_hu) != 2:
+        raise ValueError(f"soft_hu must be (low, high) in HU, got {soft_hu!r}")
+    validate.ordered("soft_hu", *soft_hu, strict=False)
     hu = np.asarray(vol.array)
     labels, n = ndi.label(hu > body_hu)
     if n == 0:
@@ -387,6 +393,7 @@ def shepp_logan(n: int = 256) -> np.ndarray:
     """Modified (high-contrast) Shepp-Logan phantom, float32 (n, n) in [0, 1] (phantominator)."""
     from phantominator import shepp_logan as _sl
 
+    validate.integer("n", n, min=2)
     return np.asarray(_sl(int(n)), dtype=np.float32)
 
 
@@ -402,8 +409,8 @@ def kspace_phantom(n: int = 256, ncoils: int = 1) -> np.ndarray:
     """
     from phantominator import kspace_shepp_logan
 
-    if n < 2 or ncoils < 1:
-        raise ValueError(f"need n >= 2 and ncoils >= 1, got n={n}, ncoils={ncoils}")
+    validate.integer("n", n, min=2)
+    validate.positive_int("ncoils", ncoils)
     # shepp_logan(n) samples [-1, 1] at n points: dx = 2/(n-1), centred half a pixel off the FFT
     # grid; the phase ramp moves the analytic object onto that grid
     dx = 2.0 / (n - 1)
@@ -425,6 +432,8 @@ def coil_maps(n: int = 256, ncoils: int = 8) -> np.ndarray:
     (``sigpy.mri.birdcage_maps``)."""
     import sigpy.mri
 
+    validate.integer("n", n, min=2)
+    validate.positive_int("ncoils", ncoils)
     return sigpy.mri.birdcage_maps((int(ncoils), int(n), int(n))).astype(np.complex64)
 
 
@@ -432,5 +441,7 @@ def poisson_mask(n: int = 256, accel: float = 4.0, seed: int = 0) -> np.ndarray:
     """Variable-density Poisson-disc undersampling mask (n, n) bool (``sigpy.mri.poisson``)."""
     import sigpy.mri
 
+    validate.integer("n", n, min=2)
+    validate.in_range("accel", accel, 1, n * n)  # below 1 there is nothing to undersample
     mask = sigpy.mri.poisson((int(n), int(n)), accel, seed=seed, dtype=np.float32)
     return np.asarray(mask) > 0

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from corelib import validate
 from corelib.data.io import Volume
 
 __all__ = [
@@ -35,6 +36,9 @@ def resample_to_spacing(vol: Volume, spacing: float | Sequence[float], order: in
     (the first voxel keeps its position).
     """
     ndim = vol.array.ndim
+    validate.sizes("spacing", spacing, ndim)  # one positive finite number or one per axis
+    validate.sizes("vol.spacing", vol.spacing, ndim)  # a zero or NaN input spacing gives a wrong zoom
+    validate.integer("order", order, min=0, max=5)
     new_spacing = (float(spacing),) * ndim if np.isscalar(spacing) else tuple(map(float, spacing))
     if len(new_spacing) != ndim:
         raise ValueError(f"spacing has {len(new_spacing)} values for a {ndim}D volume")
@@ -65,6 +69,9 @@ def normalize_intensity(
     ``zscore``: (x - mean) / std. ``minmax``: to [0, 1]. ``percentile``: clip to the given
     percentiles, then to [0, 1] (robust to a few bright voxels; the usual choice for MRI).
     """
+    validate.array("array", array)  # numeric, real, non-empty
+    lo_p, hi_p = validate.ordered("percentiles", *validate.sizes("percentiles", percentiles, 2, allow_zero=True))
+    validate.in_range("percentiles[1]", hi_p, 0, 100)
     x = np.asarray(array, dtype=np.float32)
     _check_finite(x, "image")
     if mask is not None:
@@ -89,8 +96,11 @@ def normalize_intensity(
 
 def window_level(hu: np.ndarray, center: float, width: float) -> np.ndarray:
     """Map CT values in HU through a window (centre, width) to [0, 1], clipping outside."""
+    validate.finite("center", center)
+    validate.finite("width", width)
     if width <= 0:
         raise ValueError(f"window width must be positive, got {width}")
+    validate.array("hu", hu)
     lo = center - width / 2.0
     return np.clip((np.asarray(hu, dtype=np.float32) - lo) / width, 0.0, 1.0)
 
@@ -100,6 +110,7 @@ def bounding_box(mask: np.ndarray, margin: int | Sequence[int] = 0) -> tuple[sli
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         raise ValueError("mask is empty: nothing to crop to")
+    validate.int_sizes("margin", margin, mask.ndim, min=0)  # a 2-tuple for a 3D mask would skip an axis
     margins = [margin] * mask.ndim if np.isscalar(margin) else list(margin)
     box = []
     for axis, m in enumerate(margins):
@@ -126,5 +137,6 @@ def apply_mask(vol: Volume, mask: np.ndarray, background: float = 0.0) -> Volume
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != vol.shape:
         raise ValueError(f"mask shape {mask.shape} differs from volume shape {vol.shape}")
+    validate.number("background", background)
     array = np.where(mask, vol.array, np.asarray(background, dtype=vol.array.dtype))
     return Volume(array, vol.spacing, vol.affine, dict(vol.meta, masked=True))

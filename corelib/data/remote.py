@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from corelib import validate
 from corelib.data import fetch
 from corelib.data.catalogue import ANTS_URLS, BREASTMNIST_MD5, MEDMNIST_URL, MSD_MD5, MSD_TASK, MSD_URL
 from corelib.data.io import Volume, read_nifti
@@ -124,6 +125,17 @@ def load_hippocampus(cases: int | Sequence[str] | None = None) -> list[Hippocamp
     Images are float32 (55 mirror images were stored as uint8: normalise each volume before use);
     labels are uint8 in {0, 1, 2}. Volumes are cached in-process, so reloading is fast.
     """
+    if isinstance(cases, (str, bytes)):
+        raise validate.ArgumentTypeError(f"cases must be None, a number of cases or a list of case ids, "
+                                         f"got the string {cases!r}; for one case use [{cases!r}]")
+    if cases is not None and not hasattr(cases, "__len__"):
+        cases = validate.positive_int("cases", cases)  # a negative count would slice from the end
+    elif cases is not None:
+        validate.distinct("cases", validate.nonempty("cases", cases))
+        for cid, img, lab in _training_entries(_task_dir()):  # a listed case whose file is missing
+            if cid in cases and not (img.exists() and lab.exists()):
+                raise DataNotFoundError(f"case {cid!r}: {img if not img.exists() else lab} is missing; "
+                                        "fetch the dataset again")
     entries = {cid: (img, lab) for cid, img, lab in _training_entries(_task_dir())
                if img.exists() and lab.exists()}
     if cases is None:
@@ -161,6 +173,9 @@ def load_ants_slice(name: str) -> Volume:
     """One ANTs slice (``"r16"`` ...) as a float32 2D grey Volume with 1 mm spacing."""
     from PIL import Image
 
+    if not isinstance(name, str):
+        raise validate.ArgumentTypeError(f"name must be a string, one of {', '.join(ANTS_SLICE_NAMES)}; "
+                                         f"got {name!r}")
     key = name.removesuffix("slice.jpg").removesuffix("slice")
     if key not in ANTS_SLICE_NAMES:
         raise ValueError(f"unknown ANTs slice {name!r}; valid names: {', '.join(ANTS_SLICE_NAMES)}")
@@ -293,6 +308,8 @@ def load_medmnist(flag: str = "breastmnist", download: bool = True, verify: bool
     truncated file, wrong keys, dtypes, shapes or split sizes, or (with ``verify``) an unknown
     checksum raise :class:`CorruptFileError` naming the file.
     """
+    if not isinstance(flag, str):
+        raise validate.ArgumentTypeError(f"flag must be a string, one of {', '.join(MEDMNIST_FLAGS)}; got {flag!r}")
     flag = flag.lower()
     if flag not in MEDMNIST_INFO:
         raise ValueError(f"unsupported MedMNIST flag {flag!r}; supported: {', '.join(MEDMNIST_FLAGS)}")

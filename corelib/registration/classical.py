@@ -17,6 +17,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from corelib import validate
+
 __all__ = ["RegistrationResult", "warp", "transform_to_displacement", "affine_register",
            "demons_register", "affine_then_demons"]
 
@@ -58,9 +60,11 @@ def _check_disp(disp: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 def warp(image: Any, disp: Any, order: int = 1, cval: float = 0.0) -> np.ndarray:
     """``image(x + disp(x))`` by interpolation (``order`` 1 linear, 0 nearest for label maps)."""
-    img = np.asarray(image)
+    img = validate.finite_array("image", image)  # one NaN pixel would spread to its neighbours
     if img.ndim not in (2, 3):
         raise ValueError(f"image must be 2D or 3D, got shape {img.shape}")
+    validate.integer("order", order, min=0, max=5)
+    validate.finite("cval", cval)
     u = _check_disp(disp, img.shape)
     coords = np.indices(img.shape, dtype=np.float64) + u
     out = ndimage.map_coordinates(img.astype(np.float64), coords, order=order, mode="constant", cval=cval)
@@ -76,6 +80,7 @@ def transform_to_displacement(transform: sitk.Transform, shape: Sequence[int]) -
 
     SimpleITK orders vector components as (x, y[, z]) = reversed array axes; this flips them.
     """
+    validate.int_sizes("shape", tuple(shape), len(shape), min=1)
     ref = sitk.Image([int(s) for s in reversed(tuple(shape))], sitk.sitkFloat32)
     f = sitk.TransformToDisplacementFieldFilter()
     f.SetReferenceImage(ref)
@@ -92,6 +97,10 @@ def affine_register(fixed: Any, moving: Any, kind: str = "affine", metric: str =
     different contrasts), shrink factors ``levels`` with Gaussian smoothing.
     """
     f, m = _check_pair(fixed, moving)
+    metric = validate.one_of("metric", metric, ("mse", "ncc", "mattes"), case_insensitive=True)
+    kind = validate.one_of("kind", kind, ("rigid", "similarity", "affine"), case_insensitive=True)
+    validate.int_sizes("levels", validate.nonempty("levels", levels), len(levels), min=1)
+    validate.positive_int("iterations", iterations)
     kinds = {"rigid": (sitk.Euler2DTransform, sitk.Euler3DTransform),
              "similarity": (sitk.Similarity2DTransform, sitk.Similarity3DTransform),
              "affine": (lambda: sitk.AffineTransform(2), lambda: sitk.AffineTransform(3))}
@@ -131,6 +140,9 @@ def demons_register(fixed: Any, moving: Any, initial: Any = None, levels: Sequen
     intensities). ``sigma``: Gaussian smoothing of the field (voxels at full resolution).
     """
     f, m = _check_pair(fixed, moving)
+    validate.int_sizes("levels", validate.nonempty("levels", levels), len(levels), min=1)
+    validate.int_sizes("iterations", iterations, len(levels), min=1)
+    validate.positive("sigma", sigma)
     iters = [iterations] * len(levels) if isinstance(iterations, int) else list(iterations)
     if len(iters) != len(levels):
         raise ValueError(f"give one iteration count per level: {len(levels)} levels, {len(iters)} counts")

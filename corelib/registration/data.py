@@ -5,11 +5,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from corelib import validate
+
 __all__ = ["pad_or_crop", "hippocampus_pairs", "make_pairs", "hippocampus_experiment"]
 
 
 def pad_or_crop(a: np.ndarray, shape: Sequence[int], value: float = 0.0) -> np.ndarray:
     """Centre-pad (with ``value``) or centre-crop ``a`` to ``shape``."""
+    validate.int_sizes("shape", tuple(shape), len(shape), min=1)
     a = np.asarray(a)
     if a.ndim != len(shape):
         raise ValueError(f"array has {a.ndim} dims, shape {tuple(shape)} has {len(shape)}")
@@ -44,6 +47,8 @@ def hippocampus_pairs(cases: int | Sequence[str] | None = None, dim: int = 2,
 
     if dim not in (2, 3) or len(shape) != dim:
         raise ValueError(f"dim must be 2 or 3 with a shape of that length, got dim={dim}, shape={shape}")
+    validate.int_sizes("shape", tuple(shape), dim, min=1)
+    validate.axis("axis", axis, 3)
     imgs, labs, ids = [], [], []
     for c in load_hippocampus(cases):
         x, y = _normalise(c.image.array), c.label.array
@@ -56,6 +61,8 @@ def hippocampus_pairs(cases: int | Sequence[str] | None = None, dim: int = 2,
 
 def make_pairs(indices: Sequence[int], n_pairs: int, seed: int = 0) -> np.ndarray:
     """``n_pairs`` random (moving, fixed) index pairs of distinct subjects from ``indices``."""
+    validate.distinct("indices", indices)  # a repeated id would pair a subject with itself
+    validate.positive_int("n_pairs", n_pairs)
     idx = np.asarray(indices)
     if len(idx) < 2:
         raise ValueError("need at least two subjects to form pairs")
@@ -78,6 +85,8 @@ def hippocampus_experiment(dim: int, shape: Sequence[int], n_test: int, n_val: i
     """
     from corelib.data import split_by_subject
 
+    validate.positive_int("n_test", n_test)
+    validate.positive_int("n_val", n_val)
     d = hippocampus_pairs(None, dim=dim, shape=shape, axis=0)
     split = split_by_subject(d["ids"], fractions, seed=seed)
     index = {s: np.array([d["ids"].index(i) for i in split[s]]) for s in split}

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from corelib import metrics
+from corelib import metrics, validate
 from corelib.registration.classical import warp
 from corelib.registration.learned import RegNet, one_hot, warp_tensor
 from corelib.registration.losses import (gradient_smoothness, inverse_consistency, label_dice_loss, mse,
@@ -27,6 +27,10 @@ def registration_loss(net: RegNet, moving: torch.Tensor, fixed: torch.Tensor,
     ``fold`` x negative-Jacobian penalty and ``inverse`` x inverse-consistency error (ICNet [72]; the
     network is also run on the swapped pair, whose similarity is added too).
     """
+    similarity = validate.one_of("similarity", similarity, ("ncc", "mse"), case_insensitive=True)
+    for name, w in (("smooth", smooth), ("dice", dice), ("fold", fold), ("inverse", inverse)):
+        validate.nonnegative(name, w)
+    validate.integer("num_classes", num_classes, min=2)
     sim_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = {"ncc": ncc, "mse": mse}[similarity]
     warped, u = net(moving, fixed)
     loss = sim_fn(warped, fixed) + smooth * gradient_smoothness(u)
@@ -46,9 +50,21 @@ def registration_loss(net: RegNet, moving: torch.Tensor, fixed: torch.Tensor,
     return loss
 
 
+def _check_pairs(pairs: np.ndarray, n: int) -> None:
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0:
+        raise ValueError(f"pairs must be a non-empty (P, 2) array of (moving, fixed) indices, got shape {pairs.shape}")
+    if not np.issubdtype(pairs.dtype, np.integer):
+        raise validate.ArgumentTypeError(f"pairs must hold integer indices, got dtype {pairs.dtype}")
+    if pairs.min() < 0 or pairs.max() >= n:
+        raise ValueError(f"pairs hold indices {pairs.min()}..{pairs.max()}, outside the {n} images 0..{n - 1}")
+
+
 def predict_fields(net: RegNet, images: np.ndarray, pairs: np.ndarray, device: Any = "cpu",
                    batch: int = 64) -> tuple[np.ndarray, float]:
     """Fields ``(P, ndim, *shape)`` for (moving, fixed) index ``pairs``, and the seconds per pair."""
+    validate.positive_int("batch", batch)
+    pairs = np.asarray(pairs)
+    _check_pairs(pairs, len(images))
     net = net.to(device).eval()
     x = torch.from_numpy(np.asarray(images, dtype=np.float32))[:, None]
     out = []
@@ -66,6 +82,10 @@ def predict_fields(net: RegNet, images: np.ndarray, pairs: np.ndarray, device: A
 def evaluate_fields(fields: Sequence[np.ndarray] | np.ndarray, labels: np.ndarray, pairs: np.ndarray,
                     label_ids: Sequence[int] = (1, 2)) -> dict[str, float]:
     """Dice per structure and mean, HD95 (mean over structures), folding % over all ``pairs``."""
+    validate.distinct("label_ids", validate.nonempty("label_ids", label_ids))
+    pairs = np.asarray(pairs)
+    _check_pairs(pairs, len(labels))
+    validate.same_length(("fields", "pairs"), fields, pairs)  # zip would silently drop the extra ones
     dices: dict[int, list[float]] = {k: [] for k in label_ids}
     hds, folds = [], []
     for u, (m, f) in zip(fields, pairs):

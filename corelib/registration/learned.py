@@ -16,6 +16,8 @@ from monai.networks.blocks import DVF2DDF, Warp
 from monai.networks.nets import UNet
 from torch import nn
 
+from corelib import validate
+
 __all__ = ["warp_tensor", "integrate_velocity", "RegNet", "RigidRegressor", "rigid_displacement", "rigid_inverse",
            "one_hot"]
 
@@ -33,6 +35,12 @@ def _check(moving: torch.Tensor, disp: torch.Tensor) -> None:
 def warp_tensor(moving: torch.Tensor, disp: torch.Tensor, mode: str = "bilinear",
                 padding_mode: str = "border") -> torch.Tensor:
     """``moving(x + disp(x))`` with MONAI ``Warp`` (``mode`` "bilinear" or "nearest")."""
+    # MONAI silently falls back to bilinear / border for a value it does not know
+    mode = validate.one_of("mode", mode, ("bilinear", "nearest", "bicubic"), case_insensitive=True)
+    padding_mode = validate.one_of("padding_mode", padding_mode, ("zeros", "border", "reflection"),
+                                   case_insensitive=True)
+    validate.tensor("moving", moving, finite=True)  # one NaN voxel would spread to its neighbours
+    validate.tensor("disp", disp)
     _check(moving, disp)
     return Warp(mode=mode, padding_mode=padding_mode)(moving, disp)
 
@@ -42,6 +50,8 @@ def integrate_velocity(velocity: torch.Tensor, steps: int = 7) -> torch.Tensor:
 
     Diffeomorphic VoxelMorph [69]: the result is invertible when the steps are fine enough.
     """
+    validate.positive_int("steps", steps)
+    validate.tensor("velocity", velocity)
     _check(velocity[:, :1], velocity)
     return DVF2DDF(num_steps=steps, mode="bilinear", padding_mode="zeros")(velocity)
 
@@ -60,8 +70,9 @@ class RegNet(nn.Module):
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims}")
-        if field_factor < 1:
-            raise ValueError(f"field_factor must be >= 1, got {field_factor}")
+        validate.positive_int("field_factor", field_factor)
+        validate.int_sizes("channels", validate.nonempty("channels", channels), len(channels), min=1)
+        validate.positive_int("integration_steps", integration_steps)
         self.spatial_dims, self.field_factor = spatial_dims, int(field_factor)
         self.diffeomorphic, self.integration_steps = diffeomorphic, integration_steps
         self.unet = UNet(spatial_dims, 2, channels[0], channels=tuple(channels),
@@ -102,6 +113,10 @@ def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """``(B, 1, *spatial)`` integer labels -> ``(B, num_classes, *spatial)`` float one-hot."""
     if labels.ndim < 3 or labels.shape[1] != 1:
         raise ValueError(f"labels must be (B, 1, *spatial), got {tuple(labels.shape)}")
+    validate.positive_int("num_classes", num_classes)
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"labels hold values {int(labels.min())}..{int(labels.max())}, outside the "
+                         f"num_classes={num_classes} classes 0..{num_classes - 1}")
     oh = F.one_hot(labels[:, 0].long(), num_classes)
     return oh.movedim(-1, 1).float()
 
@@ -113,6 +128,10 @@ def rigid_displacement(params: torch.Tensor, shape: Sequence[int]) -> torch.Tens
     """
     if params.ndim != 2 or params.shape[1] != 3:
         raise ValueError(f"params must be (B, 3) = (angle_deg, t_row, t_col), got {tuple(params.shape)}")
+    validate.tensor("params", params, finite=True)
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (H, W) (a 2D field), got {tuple(shape)}")
+    validate.int_sizes("shape", tuple(shape), 2, min=1)
     h, w = shape
     rr, cc = torch.meshgrid(torch.arange(h, dtype=params.dtype, device=params.device),
                             torch.arange(w, dtype=params.dtype, device=params.device), indexing="ij")
@@ -144,6 +163,8 @@ class RigidRegressor(nn.Module):
 
     def __init__(self, width: int = 16, scales: Sequence[float] = (10.0, 10.0, 10.0)) -> None:
         super().__init__()
+        validate.positive_int("width", width)
+        validate.sizes("scales", scales, 3)
         layers: list[nn.Module] = []
         c_in = 2
         for c in (width, 2 * width, 4 * width, 4 * width, 8 * width):

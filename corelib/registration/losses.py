@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from monai.losses import DiceLoss, LocalNormalizedCrossCorrelationLoss
 
+from corelib import validate
+
 __all__ = ["mse", "ncc", "gradient_smoothness", "label_dice_loss", "negative_jacobian_penalty",
            "jacobian_det", "inverse_consistency"]
 
@@ -29,6 +31,10 @@ def ncc(warped: torch.Tensor, fixed: torch.Tensor, kernel_size: int = 7) -> torc
     """Negative local normalised cross-correlation (MONAI), in [-1, 0]; VoxelMorph's similarity [69]."""
     if warped.shape != fixed.shape:
         raise ValueError(f"shapes differ: {tuple(warped.shape)} vs {tuple(fixed.shape)}")
+    validate.tensor("warped", warped, ndim=(4, 5))
+    kernel_size = validate.positive_int("kernel_size", kernel_size)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd, got {kernel_size}")
     return LocalNormalizedCrossCorrelationLoss(spatial_dims=warped.ndim - 2, kernel_size=kernel_size)(warped, fixed)
 
 

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from corelib import validate
+
 __all__ = ["CNNDAE", "REDCNN", "Critic", "gradient_penalty", "PerceptualLoss", "wgan_batch_fn",
            "noise2noise_batch_fn", "radial_power_spectrum", "hf_energy_ratio", "add_rician_noise"]
 
@@ -41,6 +43,7 @@ class CNNDAE(nn.Module):
 
     def __init__(self, channels: int = 32, predict_noise: bool = False) -> None:
         super().__init__()
+        validate.positive_int("channels", channels)
         c = channels
         self.encoder = nn.Sequential(
             nn.Conv2d(1, c, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
@@ -70,6 +73,8 @@ class REDCNN(nn.Module):
 
     def __init__(self, channels: int = 32, kernel: int = 5, shortcuts: bool = True) -> None:
         super().__init__()
+        validate.positive_int("channels", channels)
+        validate.positive_int("kernel", kernel)
         c, k = channels, kernel
         self.convs = nn.ModuleList([nn.Conv2d(1 if i == 0 else c, c, k) for i in range(5)])
         self.deconvs = nn.ModuleList([nn.ConvTranspose2d(c, 1 if i == 4 else c, k) for i in range(5)])
@@ -101,6 +106,8 @@ class Critic(nn.Module):
 
     def __init__(self, channels: int = 32, depth: int = 4) -> None:
         super().__init__()
+        validate.positive_int("channels", channels)
+        validate.positive_int("depth", depth)
         layers: list[nn.Module] = []
         c_in = 1
         for i in range(depth):
@@ -154,8 +161,9 @@ def wgan_batch_fn(critic: nn.Module, critic_opt: torch.optim.Optimizer, perceptu
     ``(low_dose, normal_dose)`` it takes ``n_critic`` critic steps (Wasserstein loss + gradient
     penalty), then returns the generator loss
     ``perceptual(G(x), y) + pixel_weight * MSE - adv_weight * critic(G(x))``."""
-    if n_critic < 1:
-        raise ValueError(f"n_critic must be at least 1, got {n_critic}")
+    validate.positive_int("n_critic", n_critic)
+    for name, w in (("adv_weight", adv_weight), ("gp_weight", gp_weight), ("pixel_weight", pixel_weight)):
+        validate.nonnegative(name, w)
     critic_losses: list[float] = []
 
     def batch_fn(gen: nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
@@ -201,8 +209,8 @@ def noise2noise_batch_fn(loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.T
 def add_rician_noise(image: np.ndarray, sigma: float, rng: np.random.Generator | None = None) -> np.ndarray:
     """Magnitude MR noise: ``|image + n1 + i n2|`` with ``n1, n2 ~ N(0, sigma^2)`` independent.
     Biased upwards where the signal is low (background follows a Rayleigh distribution)."""
-    if sigma < 0:
-        raise ValueError(f"sigma must be non-negative, got {sigma}")
+    validate.nonnegative("sigma", sigma)  # a NaN sigma would give an all-NaN image
+    validate.finite_array("image", image)
     rng = rng if rng is not None else np.random.default_rng(0)
     a = np.asarray(image, dtype=np.float64)
     return np.hypot(a + rng.normal(0, sigma, a.shape), rng.normal(0, sigma, a.shape)).astype(np.float32)
@@ -217,6 +225,9 @@ def radial_power_spectrum(images: np.ndarray, n_bins: int | None = None) -> tupl
     a bin that no frequency falls in is NaN.
     Applied to ``test - reference`` it is the noise power spectrum (NPS) of the residual noise.
     """
+    validate.finite_array("images", images, ndim=(2, 3))
+    if n_bins is not None:
+        validate.positive_int("n_bins", n_bins)
     a = np.asarray(images, dtype=np.float64)
     if a.ndim == 2:
         a = a[None]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from corelib import validate
+
 __all__ = ["MU_WATER", "hu_to_mu", "mu_to_hu", "project", "fbp", "simulate_low_dose", "LowDoseSet",
            "make_low_dose_set", "inside_circle"]
 
@@ -20,15 +22,18 @@ MU_WATER = 0.192
 
 def hu_to_mu(hu: np.ndarray, mu_water: float = MU_WATER) -> np.ndarray:
     """Hounsfield units to linear attenuation (1/cm): ``mu = mu_water * (1 + HU / 1000)``, clipped at 0."""
+    validate.positive("mu_water", mu_water)
     return np.clip(mu_water * (1.0 + np.asarray(hu, dtype=np.float64) / 1000.0), 0.0, None)
 
 
 def mu_to_hu(mu: np.ndarray, mu_water: float = MU_WATER) -> np.ndarray:
     """Inverse of :func:`hu_to_mu`."""
+    validate.positive("mu_water", mu_water)
     return (np.asarray(mu, dtype=np.float64) / mu_water - 1.0) * 1000.0
 
 
 def _angles(n_angles: int) -> np.ndarray:
+    validate.integer("n_angles", n_angles)
     if n_angles < 2:
         raise ValueError(f"n_angles must be at least 2, got {n_angles}")
     return np.linspace(0.0, 180.0, n_angles, endpoint=False)
@@ -47,8 +52,7 @@ def project(mu: np.ndarray, pixel_cm: float, n_angles: int = 180) -> np.ndarray:
     """Line integrals (dimensionless) of a square ``mu`` slice (1/cm) with pixels of ``pixel_cm`` cm."""
     from skimage.transform import radon
 
-    if pixel_cm <= 0:
-        raise ValueError(f"pixel_cm must be positive, got {pixel_cm}")
+    validate.positive("pixel_cm", pixel_cm)  # NaN or inf would give a NaN sinogram
     mu = _check_image(mu) * inside_circle(mu.shape[0])
     return radon(mu, _angles(n_angles), circle=True) * pixel_cm
 
@@ -65,6 +69,8 @@ def fbp(sinogram: np.ndarray, pixel_cm: float, filter_name: str = "ramp") -> np.
     """Filtered back-projection of a sinogram of line integrals back to ``mu`` (1/cm)."""
     from skimage.transform import iradon
 
+    validate.positive("pixel_cm", pixel_cm)
+    sinogram = validate.finite_array("sinogram", sinogram, ndim=2)
     n_angles = sinogram.shape[1]
     return iradon(np.asarray(sinogram) / pixel_cm, _angles(n_angles), circle=True,
                   filter_name=filter_name)
@@ -81,6 +87,8 @@ def simulate_low_dose(hu: np.ndarray, i0: float, pixel_cm: float, n_angles: int 
     """
     if not i0 > 0:
         raise ValueError(f"i0 (incident photons per ray) must be positive, got {i0}")
+    validate.positive("i0", i0)  # also refuses inf
+    validate.positive("pixel_cm", pixel_cm)
     rng = rng if rng is not None else np.random.default_rng(0)
     p = sinogram if sinogram is not None else project(hu_to_mu(hu), pixel_cm, n_angles)
     counts = np.maximum(rng.poisson(i0 * np.exp(-p)), 1)
@@ -99,6 +107,11 @@ def make_low_dose_set(hu_slices: np.ndarray, pixel_cm: float, doses: tuple[float
     Normal dose = FBP of the noiseless sinogram (same scanner blur and streaks, no noise), so a
     denoiser learns noise removal, not a change of reconstruction kernel.
     """
+    validate.positive("pixel_cm", pixel_cm)
+    validate.distinct("doses", validate.nonempty("doses", doses))
+    for d in doses:
+        validate.positive("doses", d)
+    validate.finite_array("hu_slices", hu_slices)
     hu_slices = np.asarray(hu_slices)
     if hu_slices.ndim != 3:
         raise ValueError(f"hu_slices must be (n, size, size), got shape {hu_slices.shape}")

@@ -13,11 +13,14 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from corelib import validate
+
 __all__ = ["SRCNN", "ResidualSR", "SubPixelSR", "blur_downsample", "kspace_truncate", "thick_slices",
            "interpolate"]
 
 
 def _conv(dims: int) -> type[nn.Module]:
+    validate.integer("dims", dims)
     if dims not in (2, 3):
         raise ValueError(f"dims must be 2 or 3, got {dims}")
     return nn.Conv2d if dims == 2 else nn.Conv3d
@@ -56,6 +59,8 @@ class ResidualSR(nn.Module):
 
     def __init__(self, dims: int = 2, channels: int = 32, depth: int = 6) -> None:
         super().__init__()
+        validate.positive_int("channels", channels)
+        validate.integer("depth", depth)
         if depth < 2:
             raise ValueError(f"depth must be at least 2, got {depth}")
         conv = _conv(dims)
@@ -82,8 +87,9 @@ class SubPixelSR(nn.Module):
         super().__init__()
         from monai.networks.blocks import SubpixelUpsample
 
-        if scale < 2:
-            raise ValueError(f"scale must be at least 2, got {scale}")
+        validate.integer("scale", scale, min=2)
+        validate.positive_int("channels", channels)
+        validate.positive_int("depth", depth)
         conv = _conv(dims)
         layers: list[nn.Module] = [conv(1, channels, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 1):
@@ -125,7 +131,9 @@ def blur_downsample(img: np.ndarray, factor: int, sigma: float | None = None,
     ``factor`` along ``axes``: the usual artificial low-resolution image."""
     from scipy.ndimage import gaussian_filter
 
-    axes = tuple(ax % np.ndim(img) for ax in axes)
+    axes = tuple(validate.axis("axes", ax, np.ndim(img)) for ax in axes)  # no silent wrap-around
+    if sigma is not None:
+        validate.nonnegative("sigma", sigma)
     a = _check_array(img, factor, axes)
     s = 0.5 * factor if sigma is None else sigma
     sig = [s if i in axes else 0.0 for i in range(a.ndim)]
@@ -135,7 +143,7 @@ def blur_downsample(img: np.ndarray, factor: int, sigma: float | None = None,
 def kspace_truncate(img: np.ndarray, factor: int, axes: tuple[int, ...] = (-2, -1)) -> np.ndarray:
     """MR-style low resolution: keep only the central ``1/factor`` of k-space along ``axes``
     (a sharp cut, so Gibbs ringing), back to image space, then block averaging to the low-resolution grid."""
-    axes = tuple(ax % np.ndim(img) for ax in axes)
+    axes = tuple(validate.axis("axes", ax, np.ndim(img)) for ax in axes)
     a = _check_array(img, factor, axes)
     k = np.fft.fftshift(np.fft.fftn(a, axes=axes), axes=axes)
     mask = np.ones(a.shape, dtype=bool)
@@ -155,7 +163,7 @@ def thick_slices(volume: np.ndarray, factor: int, axis: int = 0) -> np.ndarray:
     vol = np.asarray(volume)
     if vol.ndim != 3:
         raise ValueError(f"volume must be 3D, got shape {vol.shape}")
-    axis = axis % 3
+    axis = validate.axis("axis", axis, 3)
     a = _check_array(vol, factor, (axis,))
     return _block_mean(a, factor, (axis,)).astype(np.float32)
 
@@ -165,11 +173,13 @@ def interpolate(low: np.ndarray | torch.Tensor, factor: int, mode: str = "bicubi
     """Baseline upsampling by ``factor`` on the grid that the degradations above use (cell-centred,
     ``align_corners=False``). ``mode``: ``bicubic`` (2D), ``bilinear``, ``trilinear`` (3D), or
     ``linear`` along one axis (``axes=(k,)``, through-plane slice interpolation) of a 3D volume."""
+    validate.positive_int("factor", factor)
+    validate.finite_array("low", low)
     a = torch.as_tensor(np.asarray(low, dtype=np.float32))
     if mode == "linear":
         if a.ndim != 3 or axes is None or len(axes) != 1:
             raise ValueError("linear slice interpolation needs a 3D volume and axes=(axis,)")
-        ax = axes[0] % 3
+        ax = validate.axis("axes", axes[0], 3)
         moved = a.movedim(ax, -1)  # (A, B, n)
         up = F.interpolate(moved.reshape(1, -1, moved.shape[-1]), scale_factor=factor, mode="linear",
                            align_corners=False).reshape(*moved.shape[:2], -1)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from corelib import validate
 from corelib.segmentation.losses import check_target
 
 __all__ = ["SegANCritic", "SegANStep", "multiscale_l1"]
@@ -28,6 +29,9 @@ class SegANCritic(nn.Module):
         super().__init__()
         if spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
+        validate.integer("n_classes", n_classes, min=2)  # the critic sees n_classes - 1 masked copies
+        for f in validate.nonempty("features", features):
+            validate.positive_int("features", f)
         conv = nn.Conv2d if spatial_dims == 2 else nn.Conv3d
         norm = nn.InstanceNorm2d if spatial_dims == 2 else nn.InstanceNorm3d
         chans = [n_classes - 1, *features]
@@ -72,6 +76,10 @@ class SegANStep:
 
     def __init__(self, critic: SegANCritic, supervised: nn.Module, weight: float = 1.0,
                  lr: float = 1e-3, clip: float | None = 0.05):
+        validate.nonnegative("weight", weight)
+        validate.positive("lr", lr)
+        if clip is not None:
+            validate.positive("clip", clip)
         self.critic, self.supervised, self.weight, self.clip = critic, supervised, weight, clip
         self.opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.999))
         self.critic_loss: list[float] = []

@@ -20,6 +20,7 @@ from typing import Any, Collection, Mapping, Sequence
 import numpy as np
 from scipy import ndimage
 
+from corelib import validate
 from corelib.registration import classical
 
 __all__ = [
@@ -104,6 +105,10 @@ def resample_to_grid(array: Any, affine: Any, ref_affine: Any, ref_shape: Sequen
     A, R = np.asarray(affine, float), np.asarray(ref_affine, float)
     if A.shape != (4, 4) or R.shape != (4, 4):
         raise ValueError(f"affines must be 4 x 4, got {A.shape} and {R.shape}")
+    for name, M in (("affine", A), ("ref_affine", R)):
+        validate.finite_array(name, M)
+        if abs(np.linalg.det(M[:3, :3])) < 1e-12:
+            raise ValueError(f"{name} is singular (a zero voxel size or collapsed axes): {M[:3, :3].tolist()}")
     if order not in (0, 1):
         raise ValueError(f"order must be 0 (labels) or 1 (images), got {order!r}")
     shape = tuple(int(s) for s in ref_shape)
@@ -126,6 +131,8 @@ def structure_box(mask: Any, margin: int = 8, multiple: int = 8) -> tuple[slice,
     m = _volume(mask, "mask").astype(bool)
     if not m.any():
         raise ValueError("mask is empty: no structure to put a box around")
+    validate.integer("margin", margin, min=0)
+    validate.positive_int("multiple", multiple)
     if margin < 0 or multiple < 1:
         raise ValueError(f"margin must be >= 0 and multiple >= 1, got {margin} and {multiple}")
     box = []
@@ -159,6 +166,11 @@ def deform(image: Any, labels: Any = None, *, seed: int, strength: float = 1.0, 
     """
     from monai.transforms import Rand3DElasticd
 
+    validate.integer("seed", seed, min=0)
+    for name, value in (("strength", strength), ("rotate_deg", rotate_deg), ("scale", scale),
+                        ("translate", translate), ("elastic_magnitude", elastic_magnitude)):
+        validate.nonnegative(name, value)  # NaN would pass the comparisons below
+    validate.positive("elastic_sigma", elastic_sigma)
     img = _volume(image, "image", np.float32)
     lab = None if labels is None else _labels(labels, "labels")
     if lab is not None and lab.shape != img.shape:
@@ -200,6 +212,12 @@ def augment_intensity(image: Any, *, seed: int, bias: float = 0.3, gamma: tuple[
     """
     from monai.transforms import RandAdjustContrast, RandBiasField, RandGaussianNoise, RandGaussianSmooth
 
+    validate.integer("seed", seed, min=0)
+    for name, value in (("bias", bias), ("blur", blur), ("noise", noise)):
+        validate.nonnegative(name, value)  # NaN would pass the comparisons below
+    if np.ndim(gamma) != 1 or len(gamma) != 2:
+        raise ValueError(f"gamma must be (low, high), got {gamma!r}")
+    validate.ordered("gamma", *gamma, strict=False)
     img = _volume(image, "image", np.float32)
     if bias < 0 or blur < 0 or noise < 0 or not (0 < gamma[0] <= gamma[1]):
         raise ValueError(f"need bias, blur, noise >= 0 and 0 < gamma[0] <= gamma[1]; got "
@@ -249,6 +267,7 @@ def atlas_segment(atlas_image: Any, atlas_labels: Any, target_image: Any, kind: 
     """
     if kind not in ATLAS_KINDS:
         raise ValueError(f"kind must be one of {ATLAS_KINDS}, got {kind!r}")
+    metric = validate.one_of("metric", metric, ("mse", "ncc", "mattes"), case_insensitive=True)
     img = _volume(atlas_image, "atlas_image", np.float32)
     lab = _labels(atlas_labels, "atlas_labels")
     tgt = _volume(target_image, "target_image", np.float32)

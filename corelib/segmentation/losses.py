@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from corelib import validate
+
 __all__ = ["ComboLoss", "SegLoss", "check_target", "deep_supervision", "make_loss", "LOSSES"]
 
 LOSSES = ("ce", "dice", "dicece", "focal", "combo")
@@ -49,6 +51,9 @@ class ComboLoss(nn.Module):
     def __init__(self, alpha: float = 0.5, beta: float = 0.7, smooth: float = 1e-5,
                  include_background: bool = False):
         super().__init__()
+        validate.in_range("alpha", alpha, 0, 1)  # NaN passes the comparison below
+        validate.in_range("beta", beta, 0, 1)
+        validate.nonnegative("smooth", smooth)
         if not (0 <= alpha <= 1 and 0 <= beta <= 1):
             raise ValueError(f"alpha and beta must lie in [0, 1], got {alpha}, {beta}")
         self.alpha, self.beta, self.smooth, self.bg = alpha, beta, smooth, include_background
@@ -90,6 +95,11 @@ def make_loss(name: str, *, combo_alpha: float = 0.5, combo_beta: float = 0.7,
     """
     from monai.losses import DiceCELoss, DiceLoss, FocalLoss
 
+    try:
+        name = validate.one_of("name", name, LOSSES, case_insensitive=True)  # "Dice" works too
+    except ValueError:
+        raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}") from None
+    validate.nonnegative("focal_gamma", focal_gamma)
     if name == "ce":
         return SegLoss(nn.CrossEntropyLoss(), onehot_channel=False)
     if name == "dice":
@@ -112,6 +122,11 @@ def deep_supervision(loss: nn.Module, weights: Sequence[float] | None = None) ->
     Default weights halve with each coarser output, as MONAI's ``DeepSupervisionLoss("exp")``.
     A single tensor is passed straight to ``loss``.
     """
+    if weights is not None:
+        for w in validate.nonempty("weights", list(weights)):
+            validate.nonnegative("weights", w)
+        if sum(weights) <= 0:
+            raise ValueError(f"weights must not all be zero, got {list(weights)}")
 
     def f(outputs, target: torch.Tensor) -> torch.Tensor:
         if isinstance(outputs, torch.Tensor):

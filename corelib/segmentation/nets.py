@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from corelib import validate
 
 __all__ = [
     "BiConvLSTM",
@@ -31,6 +34,15 @@ __all__ = [
     "unet_plus_plus",
     "vnet",
 ]
+
+
+def _check_sizes(**sizes: int | Sequence[int]) -> None:
+    """Channel counts and feature widths: positive integers (one, or a non-empty sequence)."""
+    for name, value in sizes.items():
+        values = [value] if isinstance(value, (int, np.integer)) or not hasattr(value, "__len__") else value
+        validate.nonempty(name, values)
+        for v in values:
+            validate.positive_int(name, v)
 
 
 def _check_dims(spatial_dims: int) -> int:
@@ -81,6 +93,9 @@ class PadToMultiple(nn.Module):
         self.net, self.k = net, int(k)
 
     def forward(self, x: torch.Tensor):
+        first = next((m for m in self.net.modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))), None)
+        if first is not None:  # a wrong channel count or a 3D input to a 2D net fails deep in torch
+            _check_input(x, 2 if isinstance(first, nn.Conv2d) else 3, first.in_channels)
         size = x.shape[2:]
         pads: list[int] = []
         for s in reversed(size):
@@ -116,6 +131,7 @@ class FCN(nn.Module):
                  features: Sequence[int] = (16, 32, 64, 128), skips: bool = True):
         super().__init__()
         d = _check_dims(spatial_dims)
+        _check_sizes(in_channels=in_channels, out_channels=out_channels, features=features)
         if len(features) < 3:
             raise ValueError(f"FCN needs at least 3 stages, got features={tuple(features)}")
         self.d, self.in_channels, self.skips = d, in_channels, skips
@@ -153,6 +169,8 @@ def unet(spatial_dims: int = 2, in_channels: int = 1, n_classes: int = 3,
     from monai.networks.nets import UNet
 
     _check_dims(spatial_dims)
+    _check_sizes(in_channels=in_channels, n_classes=n_classes, channels=channels)
+    validate.integer("num_res_units", num_res_units, min=0)
     net = UNet(spatial_dims, in_channels, n_classes, channels=tuple(channels),
                strides=(2,) * (len(channels) - 1), num_res_units=num_res_units, norm="batch")
     return PadToMultiple(net, 2 ** (len(channels) - 1))
@@ -182,6 +200,7 @@ def unet_plus_plus(spatial_dims: int = 2, in_channels: int = 1, n_classes: int =
     from monai.networks.nets import BasicUNetPlusPlus
 
     _check_dims(spatial_dims)
+    _check_sizes(in_channels=in_channels, n_classes=n_classes, features=features)
     if len(features) != 6:
         raise ValueError(f"BasicUNetPlusPlus takes 6 feature sizes, got {len(features)}")
     net = BasicUNetPlusPlus(spatial_dims, in_channels, n_classes, features=tuple(features),
@@ -228,6 +247,7 @@ class R2UNet(nn.Module):
                  features: Sequence[int] = (16, 32, 64, 128), t: int = 2):
         super().__init__()
         d = _check_dims(spatial_dims)
+        _check_sizes(in_channels=in_channels, out_channels=out_channels, features=features, t=t)
         if t < 1:
             raise ValueError(f"t (recurrent steps) must be >= 1, got {t}")
         self.d, self.in_channels = d, in_channels
@@ -285,6 +305,7 @@ class SmallVNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, out_channels: int = 3, width: int = 8, kernel: int = 3):
         super().__init__()
+        _check_sizes(in_channels=in_channels, out_channels=out_channels, width=width, kernel=kernel)
         self.in_channels = in_channels
         w = [width * 2 ** i for i in range(4)]
         self.inp = nn.Sequential(nn.Conv3d(in_channels, w[0], kernel, padding=kernel // 2),
@@ -315,6 +336,7 @@ class SmallVNet(nn.Module):
 def vnet(in_channels: int = 1, n_classes: int = 3, width: int | None = 8, kernel: int = 3) -> PadToMultiple:
     """V-Net [84] for 3D volumes of any size: :class:`SmallVNet` of ``width``, or MONAI's full-size
     ``VNet`` (16..256 channels, 5^3 kernels) with ``width=None``."""
+    _check_sizes(in_channels=in_channels, n_classes=n_classes, kernel=kernel)
     if width is None:
         from monai.networks.nets import VNet
 
@@ -391,6 +413,7 @@ class SliceSequenceUNet(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int = 3,
                  features: Sequence[int] = (16, 32, 64, 128), kernel: int = 3):
         super().__init__()
+        _check_sizes(in_channels=in_channels, out_channels=out_channels, features=features, kernel=kernel)
         if len(features) < 2:
             raise ValueError(f"SliceSequenceUNet needs at least 2 stages, got features={tuple(features)}")
         if features[-1] % 2:

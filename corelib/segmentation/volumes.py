@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from corelib import metrics
+from corelib import metrics, validate
 
 __all__ = [
     "PaddedVolumes",
@@ -62,6 +62,9 @@ def pad_volumes(images: Sequence[np.ndarray], labels: Sequence[np.ndarray] | Non
                 shape: Sequence[int], ids: Sequence[str] | None = None) -> PaddedVolumes:
     """Z-score each image (per volume: stored ranges differ), centre-pad images (with 0, the mean)
     and labels (with background) to ``shape``. A volume larger than ``shape`` raises ``ValueError``."""
+    validate.int_sizes("shape", tuple(shape), len(shape), min=1)
+    if ids is not None:
+        validate.same_length(("images", "ids"), images, ids)
     shape = tuple(int(s) for s in shape)
     n = len(images)
     if n == 0:
@@ -111,6 +114,11 @@ def slice_stack(pv: PaddedVolumes, axes: Sequence[int] = (2,), plane: Sequence[i
     """
     if pv.labels is None:
         raise ValueError("slice_stack needs labels")
+    for ax in validate.nonempty("axes", axes):
+        validate.integer("axes", ax, min=0, max=pv.images.ndim - 2)
+    if plane is not None:
+        validate.int_sizes("plane", tuple(plane), 2, min=1)
+    validate.in_range("drop_empty", drop_empty, 0, 1)
     xs, ys = [], []
     for ax in axes:
         x = torch.from_numpy(np.moveaxis(pv.images, ax + 1, 1)).flatten(0, 1)
@@ -134,6 +142,9 @@ def random_crops(pv: PaddedVolumes, size: Sequence[int], n: int, seed: int = 0,
     voxel (as MONAI's ``RandCropByPosNegLabel``), the rest anywhere. Seeded."""
     if pv.labels is None:
         raise ValueError("random_crops needs labels")
+    validate.int_sizes("size", size, pv.images.ndim - 1, min=1)  # one size per volume axis
+    validate.positive_int("n", n)
+    validate.in_range("fg_fraction", fg_fraction, 0, 1)
     size = tuple(int(s) for s in size)
     shape = pv.images.shape[1:]
     if any(s > t for s, t in zip(size, shape)):
@@ -165,6 +176,8 @@ def _device(model: nn.Module) -> torch.device:
 def predict_2d(model: nn.Module, volume: np.ndarray | torch.Tensor, axis: int = 2,
                plane: Sequence[int] | None = None, batch: int = 64) -> torch.Tensor:
     """Class probabilities ``(C, *volume.shape)`` of a 2D network applied slice by slice along ``axis``."""
+    axis = validate.axis("axis", axis, 3)  # a negative axis would be shifted by the channel axis
+    validate.positive_int("batch", batch)
     model.eval()
     v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
     if v.ndim != 3:
@@ -189,6 +202,7 @@ def predict_sequence(model: nn.Module, volume: np.ndarray | torch.Tensor, axis: 
     """Class probabilities ``(C, *volume.shape)`` of a slice-sequence network (input ``(1, 1, S, H, W)``,
     e.g. :class:`~corelib.segmentation.nets.SliceSequenceUNet`) given every slice along ``axis`` as
     one sequence."""
+    axis = validate.axis("axis", axis, 3)
     model.eval()
     v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
     if v.ndim != 3:
@@ -205,6 +219,9 @@ def predict_3d(model: nn.Module, volume: np.ndarray | torch.Tensor, roi_size: Se
     (Gaussian blending of overlapping windows of ``roi_size``)."""
     from monai.inferers import sliding_window_inference
 
+    validate.int_sizes("roi_size", roi_size, 3, min=1)
+    validate.in_range("overlap", overlap, 0, 1, hi_open=True)
+    validate.positive_int("sw_batch_size", sw_batch_size)
     model.eval()
     v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
     if v.ndim != 3:
@@ -224,6 +241,7 @@ def keep_largest_components(labels: np.ndarray, n: int = 1, classes: Sequence[in
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iub":
         raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
+    validate.positive_int("n", n)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     out = lab.copy()
@@ -241,6 +259,9 @@ def keep_largest_components(labels: np.ndarray, n: int = 1, classes: Sequence[in
 def segment(predict: Callable[[np.ndarray], torch.Tensor], pv: PaddedVolumes,
             indices: Sequence[int] | None = None) -> list[np.ndarray]:
     """Label maps (argmax of ``predict(padded_volume)``) cut back to each volume's original extent."""
+    if indices is not None:
+        for i in indices:
+            validate.integer("indices", i, min=0, max=len(pv.images) - 1)
     idx = range(len(pv.images)) if indices is None else indices
     return [pv.original(i, predict(pv.images[i]).argmax(0).numpy().astype(np.int64)) for i in idx]
 
@@ -255,6 +276,9 @@ def evaluate(preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], labels:
     """
     if len(preds) != len(targets):
         raise ValueError(f"{len(preds)} predictions but {len(targets)} targets")
+    validate.distinct("labels", validate.nonempty("labels", labels))
+    if ids is not None:
+        validate.same_length(("preds", "ids"), preds, ids)
     rows = []
     for k, (p, t) in enumerate(zip(preds, targets)):
         t = np.asarray(getattr(t, "array", t))
@@ -279,6 +303,12 @@ def summary_row(per_case: pd.DataFrame, labels: Sequence[int] = (1, 2),
                 names: Sequence[str] | None = None, **extra: float | int | str) -> dict:
     """One Table-2 row: mean Dice per class and overall, mean HD95/ASD over classes, plus ``extra``
     (e.g. ``params=..., train_s=...``)."""
+    missing = [c for c in labels if f"dice_{c}" not in per_case.columns]
+    if missing:
+        have = sorted(int(c[5:]) for c in per_case.columns if c.startswith("dice_") and c[5:].isdigit())
+        raise ValueError(f"labels {missing} are not in the results table, which has labels {have}")
+    if names is not None:
+        validate.same_length(("names", "labels"), names, labels)
     names = list(names) if names is not None else [str(c) for c in labels]
     row: dict = {}
     for c, n in zip(labels, names):
