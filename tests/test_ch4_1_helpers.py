@@ -53,3 +53,41 @@ def test_plot_roc_draws_one_curve_per_method_and_averages_runs():
         plot_roc(y, {"a": perfect}, highlight=["b"])
     with pytest.raises(ValueError, match="shape"):
         plot_roc(y, {"a": perfect[:5]})
+
+
+def test_batch_stream_draws_distinct_images_per_batch_and_is_seeded():
+    from corelib.classification import BatchStream
+
+    x = torch.arange(10, dtype=torch.float32).reshape(10, 1, 1, 1).expand(10, 1, 4, 4).clone()
+    y = torch.arange(10) % 2
+    batches = list(BatchStream(x, y, batch_size=4, steps=3, seed=1, aug=False))
+    again = list(BatchStream(x, y, batch_size=4, steps=3, seed=1, aug=False))
+    assert len(batches) == 3
+    for (xb, yb), (xa, _) in zip(batches, again):
+        ids = xb[:, 0, 0, 0].long()
+        assert len(set(ids.tolist())) == 4 and torch.equal(yb, ids % 2) and torch.equal(xb, xa)
+
+
+def test_augment_only_flips_and_shifts():
+    from corelib.classification import augment
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 1, 8, 8)
+    flipped = augment(x, g, shift=0)
+    for a, b in zip(x, flipped):
+        assert torch.equal(a, b) or torch.equal(a.flip(-1), b)
+    shifted = augment(x, torch.Generator().manual_seed(0), shift=2)
+    assert shifted.shape == x.shape and shifted.min() >= x.min() and shifted.max() <= x.max()
+
+
+def test_predict_scores_and_class_weighted_training():
+    from corelib.classification import build_net, predict_scores, train_classifier
+
+    torch.manual_seed(0)
+    x, y = torch.rand(12, 1, 12, 12), torch.tensor([0] * 3 + [1] * 9)
+    net = build_net("resnet18", width=0.125)
+    p = predict_scores(net, x, batch_size=5)
+    assert p.shape == (12, 2) and np.allclose(p.sum(1), 1, atol=1e-6)
+    hist = train_classifier(net, x, y, x, y, steps=3, batch_size=4, progress=False,
+                            class_weight=True)
+    assert hist.steps == 3 and len(hist.train_loss) == 3 and "AUC" in hist.val[-1]
