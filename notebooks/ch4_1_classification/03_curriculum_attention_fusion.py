@@ -67,7 +67,7 @@ card = rt.run_card(seed=0, datasets=["medmnist"])
 # {glue:text}`n_seeds` seed(s) in this run.
 
 # %%
-cfg = rt.pick(quick=dict(width=0.25, steps=150, batch=64, lr=2e-3, seeds=[0],
+cfg = rt.pick(quick=dict(width=0.25, steps=120, batch=64, lr=2e-3, seeds=[0],
                          start=0.3, ramp=0.6, folds=5),
               full=dict(width=1.0, steps=2000, batch=128, lr=1e-3, seeds=[0, 1, 2],
                         start=0.3, ramp=0.6, folds=5))
@@ -388,8 +388,8 @@ with torch.no_grad():
     small = tuple(base_net.eval().feature_map(xs[:1]).shape[-2:])
 print(f"small-image stem: last block {small} px; "
       f"ImageNet stem: {tuple(fm.shape[-2:])} px")
-print("With the ImageNet stem a small image shrinks to about one pixel before the last "
-      "block: no spatial map is left, and early layers see almost no detail.")
+print(f"With the ImageNet stem the last block keeps only {tuple(fm.shape[-2:])} px: "
+      "almost no spatial map is left, and early layers see little detail.")
 
 # %% [markdown]
 # ## Summary
