@@ -77,7 +77,7 @@ card = rt.run_card(seed=0, datasets=["medmnist", "mni152", "colin27", "head_ct"]
 
 # %%
 cfg = rt.pick(
-    quick=dict(width=0.25, n_pretext=3000, n_heldout=500, pretext_steps=120,
+    quick=dict(width=0.25, n_pretext=3000, n_heldout=500, pretext_steps=100,
                fractions=(0.05, 0.2), steps=80, batch=32, lr=2e-3, seeds=[0]),
     full=dict(width=1.0, n_pretext=20000, n_heldout=500, pretext_steps=2000,
               fractions=(0.01, 0.05, 0.2, 1.0), steps=500, batch=64, lr=1e-3,
@@ -321,7 +321,8 @@ report.record({"test AUC": {f"{m} @ {f:.0%}": a
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: four times the pretext steps; runs in the full profile only (quick budget).
-if rt.profile() == "full":
+# (A smoke run skips it: it only repeats code paths run above.)
+if rt.profile() == "full" and not rt.smoke():
     rt.seed_everything(0)
     long_net = cl.build_net("resnet18", num_classes=4, width=cfg["width"])
     n_long = 4 * cfg["pretext_steps"]
@@ -340,7 +341,8 @@ else:
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: two phases of half the steps each: head only, then every weight.
-if rt.profile() == "full":
+# (A smoke run skips it: it only repeats code paths run above.)
+if rt.profile() == "full" and not rt.smoke():
     idx = torch.as_tensor(cl.stratified_fraction(d["train_labels"], few, seed=0))
     net = cl.replace_head(copy.deepcopy(pretrained["unlabelled BreastMNIST"]), 2)
     for trainable in (False, True):
