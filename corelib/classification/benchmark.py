@@ -1,4 +1,4 @@
-"""The MedMNIST v2 benchmark rows and one results table (ours measured, theirs as reported).
+"""The MedMNIST v2 benchmark rows, one results table (ours measured, theirs as reported), ROC curves.
 
 Reported numbers: Yang et al. (2023), MedMNIST v2, Table 3 (BreastMNIST test split, 28 px).
 """
@@ -8,9 +8,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from corelib import validate
-
-__all__ = ["MEDMNIST_V2_REPORTED", "results_table", "ci_verdict"]
+__all__ = ["MEDMNIST_V2_REPORTED", "results_table", "plot_roc"]
 
 MEDMNIST_V2_REPORTED: dict[str, dict[str, tuple[float, float]]] = {
     "breastmnist": {
@@ -45,13 +43,37 @@ def results_table(ours: Mapping[str, Sequence[Mapping[str, float]]], flag: str =
     return pd.DataFrame(rows).set_index("method").fillna("")
 
 
-def ci_verdict(ci: Mapping[str, float]) -> bool | None:
-    """True when the CI of a difference lies above 0, False when below, None (inconclusive) when it straddles 0."""
-    if not isinstance(ci, Mapping) or "lo" not in ci or "hi" not in ci:
-        raise ValueError(f"ci must be a dict with 'lo' and 'hi' (e.g. from bootstrap_auc_diff), got {ci!r}")
-    validate.ordered("ci (lo, hi)", ci["lo"], ci["hi"], strict=False)  # a reversed interval is a bug
-    if ci["lo"] > 0:
-        return True
-    if ci["hi"] < 0:
-        return False
-    return None
+def plot_roc(y_true: Any, scores: Mapping[str, Any], ax: Any = None, highlight: Sequence[str] = (),
+             title: str = "ROC on the test split") -> Any:
+    """ROC curves of several classifiers on the same cases; returns the axes.
+
+    ``scores`` maps a name to the positive-class scores, shape ``(cases,)`` or ``(runs, cases)``
+    (several seeds: the per-case mean score is plotted, and the legend gives its AUC). Names in
+    ``highlight`` are drawn thicker. The chance diagonal is dotted.
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y = np.asarray(y_true).reshape(-1)
+    if not np.all(np.isin(y, (0, 1))) or np.unique(y).size < 2:
+        raise ValueError("y_true must hold both classes, as 0 and 1")
+    if not isinstance(scores, Mapping) or not scores:
+        raise ValueError("scores must be a non-empty dict {name: scores}")
+    unknown = set(highlight) - set(scores)
+    if unknown:
+        raise ValueError(f"highlight names {sorted(unknown)} are not in scores")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5), layout="constrained")
+    for name, s in scores.items():
+        s = np.asarray(s, dtype=np.float64)
+        s = s.mean(0) if s.ndim == 2 else s
+        if s.shape != y.shape:
+            raise ValueError(f"scores[{name!r}] has shape {s.shape}, expected ({len(y)},) per run")
+        fpr, tpr, _ = roc_curve(y, s)
+        ax.plot(fpr, tpr, lw=2.2 if name in highlight else 1.2,
+                label=f"{name} (AUC {roc_auc_score(y, s):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(xlabel="1 - specificity (false positive rate)",
+           ylabel="sensitivity (true positive rate)", title=title)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax

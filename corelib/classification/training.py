@@ -4,7 +4,7 @@ Images go in as float tensors (N, C, H, W) scaled to [0, 1]; labels as int64 (N,
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -14,8 +14,10 @@ from torch import nn
 from corelib import metrics, validate
 from corelib.train import History, fit
 
-__all__ = ["to_tensor", "augment", "BatchStream", "predict_scores", "evaluate_binary", "train_classifier",
-           "bootstrap_auc_diff", "stratified_fraction"]
+__all__ = ["to_tensor", "Splits", "load_splits", "augment", "BatchStream", "predict_scores",
+           "evaluate_binary", "train_classifier", "stratified_fraction"]
+
+SPLITS = ("train", "val", "test")
 
 
 def to_tensor(images: np.ndarray, channels: int = 1) -> torch.Tensor:
@@ -36,6 +38,31 @@ def to_tensor(images: np.ndarray, channels: int = 1) -> torch.Tensor:
     if channels not in (1, 3) or t.shape[1] != channels:
         raise ValueError(f"cannot make {channels} channel(s) from images with {t.shape[1]}")
     return t.contiguous()
+
+
+class Splits(NamedTuple):
+    """A MedMNIST dataset ready for this chapter: ``raw`` is :func:`corelib.data.load_medmnist`'s dict
+    (uint8 images, int64 labels, ``class_names``); ``x`` and ``y`` map each split to tensors."""
+
+    raw: dict[str, Any]
+    x: dict[str, torch.Tensor]
+    y: dict[str, torch.Tensor]
+
+
+def load_splits(flag: str = "breastmnist", channels: int = 1) -> Splits:
+    """Load a MedMNIST dataset with its official train/val/test split as :class:`Splits`.
+
+    ``x[split]`` is float (N, C, H, W) in [0, 1] (:func:`to_tensor`), ``y[split]`` int64 (N,).
+    Use ``d, X, Y = load_splits("breastmnist")``.
+    """
+    from corelib import data
+
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    raw = data.load_medmnist(flag)
+    x = {s: to_tensor(raw[f"{s}_images"], channels=channels) for s in SPLITS}
+    y = {s: torch.as_tensor(raw[f"{s}_labels"]) for s in SPLITS}
+    return Splits(raw, x, y)
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torch.Tensor:
@@ -151,42 +178,6 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: 
     return fit(model, stream, loss_fn, optimizer=opt, scheduler=sched, steps=len(stream), val_fn=val_fn,
                val_every=val_every or max(1, len(stream) // 15), monitor="AUC", mode="max", desc=desc,
                progress=progress)
-
-
-def _auc_rank(y: np.ndarray, s: np.ndarray) -> float:
-    """AUC by the rank-sum (Mann-Whitney) formula; ties get average ranks, as in roc_auc_score."""
-    from scipy.stats import rankdata
-
-    r = rankdata(s)
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def bootstrap_auc_diff(y_true: Any, score_a: Any, score_b: Any, n_boot: int = 2000, seed: int = 0,
-                       level: float = 0.95) -> dict[str, float]:
-    """Paired bootstrap of AUC(b) - AUC(a) over test images: the difference and its percentile CI."""
-    validate.integer("n_boot", n_boot, min=100)  # fewer gives no usable percentile interval
-    validate.in_range("level", level, 0, 1, lo_open=True, hi_open=True)
-    y = np.asarray(y_true).reshape(-1)
-    a, b = (validate.finite_array(n, s).astype(np.float64) for n, s in (("score_a", score_a), ("score_b", score_b)))
-    for name, s in (("score_a", a), ("score_b", b)):
-        if s.ndim > 2 or (s.ndim == 2 and s.shape[1] > 2):
-            raise ValueError(f"{name} must be (N,) or (N, 2) for a binary task, got shape {s.shape}")
-    a, b = (s[:, -1] if s.ndim == 2 else s for s in (a, b))
-    if not (len(y) == len(a) == len(b)):
-        raise ValueError("y_true, score_a and score_b must have the same length")
-    if not np.all(np.isin(y, (0, 1))) or np.unique(y).size < 2:
-        raise ValueError("y_true must hold both classes 0 and 1")
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(y), len(y))
-        if y[i].min() == y[i].max():
-            continue
-        diffs.append(_auc_rank(y[i], b[i]) - _auc_rank(y[i], a[i]))
-    lo, hi = np.percentile(diffs, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return {"diff": _auc_rank(y, b) - _auc_rank(y, a), "lo": float(lo), "hi": float(hi)}
 
 
 def stratified_fraction(y: Any, fraction: float, seed: int = 0, min_per_class: int = 2) -> np.ndarray:
