@@ -373,7 +373,7 @@ plt.show()
 dose_rows = []
 for d in cfg["doses"]:
     ld = sets["test"]["ld"][d]
-    dose_rows.append({"I0 (photons/ray)": f"{d:.0e}",
+    dose_rows.append({"I0 (photons/ray)": f"{d:g}",
                       "low-dose FBP PSNR (dB)": mean_psnr(ld, te_nd),
                       "RED-CNN PSNR (dB)": mean_psnr(predict(models["RED-CNN"], ld),
                                                      te_nd)})
@@ -444,8 +444,9 @@ report.record({"table": table.reset_index().to_dict("records"),
                "doses": list(cfg["doses"]), "train_dose": d0,
                "red_cnn_gain_over_fbp_db": gain_fbp, "perceptual_features": feature_name,
                "seconds": time.perf_counter() - t_start})
-report.check(gain_fbp > cfg["min_gain_fbp"],
-             f"RED-CNN must beat the low-dose FBP by more than {cfg['min_gain_fbp']} dB")
+_ = report.check(gain_fbp > cfg["min_gain_fbp"],
+                 f"RED-CNN must beat the low-dose FBP by more than "
+                 f"{cfg['min_gain_fbp']} dB")
 
 # %% [markdown]
 # In this run: **C-DN-a** is *{glue:text}`v_a_status`*. Its parts: RED-CNN's mean HF ratio is
@@ -456,8 +457,8 @@ report.check(gain_fbp > cfg["min_gain_fbp"],
 # {glue:text}`v_a_texture_hi:+.3f`]: *{glue:text}`v_a_texture_status`*); its PSNR cost is
 # {glue:text}`v_a_psnr_cost_effect:+.2f` dB [{glue:text}`v_a_psnr_cost_lo:+.2f`,
 # {glue:text}`v_a_psnr_cost_hi:+.2f`]: *{glue:text}`v_a_psnr_cost_status`*.
-# The texture effect is small and rests on one training run of each network: an interval that
-# touches its margin is an honest *inconclusive*, not a result either way.
+# The texture part rests on one training run of each network; when its interval contains the
+# margin, the verdict is *inconclusive*: no result either way.
 #
 # **C-DN-b**: RED-CNN − CNN-DAE {glue:text}`v_b_effect:+.2f` dB [{glue:text}`v_b_lo:+.2f`,
 # {glue:text}`v_b_hi:+.2f`]: *{glue:text}`v_b_status`*. **C-DN-c**: Noise2Noise − supervised
