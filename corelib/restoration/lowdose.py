@@ -53,8 +53,18 @@ def project(mu: np.ndarray, pixel_cm: float, n_angles: int = 180) -> np.ndarray:
     from skimage.transform import radon
 
     validate.positive("pixel_cm", pixel_cm)  # NaN or inf would give a NaN sinogram
-    mu = _check_image(mu) * inside_circle(mu.shape[0])
+    mu = _check_image(mu)
+    mu = mu * (inside_circle(mu.shape[0]) & _radon_circle(mu.shape[0]))
     return radon(mu, _angles(n_angles), circle=True) * pixel_cm
+
+
+def _radon_circle(size: int) -> np.ndarray:
+    """The disc that scikit-image's ``radon(circle=True)`` reconstructs (centre ``size // 2``,
+    radius ``size // 2``). It differs from :func:`inside_circle` by a rim of single pixels; a
+    non-zero pixel outside it makes ``radon`` warn on stderr, so :func:`project` zeroes both."""
+    c, r = size // 2, size // 2
+    yy, xx = np.mgrid[:size, :size]
+    return (yy - c) ** 2 + (xx - c) ** 2 <= r ** 2
 
 
 def inside_circle(size: int) -> np.ndarray:
