@@ -34,6 +34,7 @@ def warp_tensor(moving: torch.Tensor, disp: torch.Tensor, mode: str = "bilinear"
                 padding_mode: str = "border") -> torch.Tensor:
     """``moving(x + disp(x))`` with MONAI ``Warp`` (``mode`` "bilinear" or "nearest")."""
     _check(moving, disp)
+    # a new Warp per call: MONAI's Warp caches its reference grid without checking dtype or device
     return Warp(mode=mode, padding_mode=padding_mode)(moving, disp)
 
 
