@@ -60,6 +60,9 @@ def test_dice_validation_scores_the_model_and_keeps_the_name():
     out = val(net)
     assert set(out) == {"val_dice"}
     assert out["val_dice"] == pytest.approx(0.75, abs=0.02)  # pairs: 1.0 and 0.5
+    fields, _ = R.predict_fields(net, images, np.array([[0, 2], [1, 0]]))
+    table = R.evaluate_fields(fields, lab, np.array([[0, 2], [1, 0]]))
+    assert out["val_dice"] == pytest.approx(table["Dice mean"])
 
 
 def test_inverse_errors_is_the_euclidean_distance():

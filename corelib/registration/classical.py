@@ -5,7 +5,7 @@ MONAI's ``Warp``): a displacement field ``u`` has shape ``(ndim, *shape)``, chan
 displacement along array axis ``i`` in voxels, and the warped moving image is
 ``warped(x) = moving(x + u(x))`` for every fixed-image voxel ``x``.
 
-The chapter's classical baseline (book/survey_map.md, §3.1): affine and demons registration.
+RG0 in book/survey_map.md (survey §3.1 context: affine and demons registration as the baseline).
 """
 from __future__ import annotations
 

@@ -127,12 +127,15 @@ def dice_validation(images: np.ndarray, labels: np.ndarray, pairs: np.ndarray,
     """``val_fn`` for ``corelib.train.fit``: the mean Dice of warped labels on validation ``pairs``.
 
     Use with ``monitor="val_dice", mode="max"``; the fields are predicted on the model's device.
+    The value is ``evaluate_fields(...)["Dice mean"]`` for structures 1 and 2, without the HD95.
     """
     pairs = _check_pairs(pairs, len(images))
 
     def val_fn(model: RegNet) -> dict[str, float]:
         fields, _ = predict_fields(model, images, pairs, device=next(model.parameters()).device)
-        return {name: evaluate_fields(fields, labels, pairs)["Dice mean"]}
+        dices = [metrics.dice_per_class(warp(labels[m], u, order=0), labels[f], labels=[1, 2])
+                 for u, (m, f) in zip(fields, pairs)]  # Dice only: HD95 would slow training
+        return {name: float(np.mean([np.nanmean([d[k] for d in dices]) for k in (1, 2)]))}
 
     return val_fn
 
