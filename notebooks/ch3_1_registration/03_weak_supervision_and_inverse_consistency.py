@@ -284,8 +284,9 @@ print(f"ICNet terms: folding {glued['p_fold']:.3f}% -> {glued['i_fold']:.3f}% (l
 # {glue:text}`c_effect:+.3f` [{glue:text}`c_lo:+.3f`, {glue:text}`c_hi:+.3f`]
 # ({glue:text}`weak_dice:.3f` against {glue:text}`unsup_dice:.3f`; affine
 # {glue:text}`aff_dice:.3f`). The image difference goes from {glue:text}`unsup_mad:.4f` to
-# {glue:text}`weak_mad:.4f`: Dice and NCC reward different things inside the hippocampus, whose
-# intensity is nearly uniform.
+# {glue:text}`weak_mad:.4f`. Dice and NCC reward different things inside the hippocampus,
+# whose intensity is nearly uniform, so a better overlap of the labels need not show in the
+# image match.
 #
 # **The ICNet terms.** Folding goes from {glue:text}`p_fold:.3f` % to {glue:text}`i_fold:.3f` %
 # (less on {glue:text}`n_fold_less` of {glue:text}`n_test_pairs` pairs), the inverse error from
