@@ -82,6 +82,10 @@ def test_pair_seconds_one_per_pair():
     images = np.random.default_rng(0).random((3, 16, 12)).astype(np.float32)
     sec = R.pair_seconds(R.RegNet(2, (4, 8)), images, np.array([[0, 1], [1, 2], [2, 0]]))
     assert sec.shape == (3,) and np.all(sec > 0)
+    sec5 = R.pair_seconds(R.RegNet(2, (4, 8)), images, np.array([[0, 1]]), repeats=5)
+    assert sec5.shape == (1,) and sec5[0] > 0
+    with pytest.raises(ValueError, match="repeats"):
+        R.pair_seconds(R.RegNet(2, (4, 8)), images, np.array([[0, 1]]), repeats=0)
 
 
 def test_in_plane_mid_slice_and_deformation_figure():

@@ -157,12 +157,17 @@ def inverse_errors(fields_ab: np.ndarray | torch.Tensor, fields_ba: np.ndarray |
     return composed.pow(2).sum(1).flatten(1).mean(1).sqrt().numpy()
 
 
-def pair_seconds(net: RegNet, images: np.ndarray, pairs: np.ndarray, device: Any = "cpu") -> np.ndarray:
+def pair_seconds(net: RegNet, images: np.ndarray, pairs: np.ndarray, device: Any = "cpu",
+                 repeats: int = 1) -> np.ndarray:
     """Seconds for each pair registered alone (a batch of one) after one warm-up pass.
 
     The per-pair timing that matches a classical method's (which registers one pair at a time).
+    ``repeats``: each pair is timed that many times and the median kept, so that a pass of a few
+    milliseconds is not decided by a moment of load on a shared machine.
     """
     pairs = _check_pairs(pairs, len(images))
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
     net = net.to(device).eval()
     x = torch.from_numpy(np.asarray(images, dtype=np.float32))[:, None]
     sync = (lambda: torch.cuda.synchronize()) if torch.device(device).type == "cuda" else (lambda: None)
@@ -171,9 +176,12 @@ def pair_seconds(net: RegNet, images: np.ndarray, pairs: np.ndarray, device: Any
         net.field(x[pairs[:1, 0]].to(device), x[pairs[:1, 1]].to(device))  # warm-up
         for m, f in pairs:
             a, b = x[m:m + 1].to(device), x[f:f + 1].to(device)
-            sync()
-            t0 = time.perf_counter()
-            net.field(a, b)
-            sync()
-            out.append(time.perf_counter() - t0)
+            times = []
+            for _ in range(int(repeats)):
+                sync()
+                t0 = time.perf_counter()
+                net.field(a, b)
+                sync()
+                times.append(time.perf_counter() - t0)
+            out.append(float(np.median(times)))
     return np.asarray(out)
