@@ -146,9 +146,12 @@ def test_torch_jacobian_matches_metrics_on_a_linear_field():
 
 
 def test_hippocampus_experiment_splits_subjects_before_pairing(monkeypatch):
+    import os
     from pathlib import Path
 
-    mirror = Path(__file__).resolve().parents[2] / "shared" / "data"
+    # $CORELIB_DATA_MIRROR (the Makefile sets it), else ../shared/data beside the repository
+    mirror = Path(os.environ.get("CORELIB_DATA_MIRROR", "").strip()
+                  or Path(__file__).resolve().parents[2] / "shared" / "data")
     if not (mirror / "msd").exists():
         pytest.skip("offline mirror with the MSD hippocampus not beside the repository")
     monkeypatch.setenv("CORELIB_DATA_MIRROR", str(mirror))

@@ -19,18 +19,22 @@ from scipy import ndimage
 
 from corelib import validate
 
-__all__ = ["RegistrationResult", "warp", "transform_to_displacement", "affine_register",
-           "demons_register", "affine_then_demons"]
+__all__ = ["RegistrationResult", "warp", "transform_to_displacement", "euler_transform",
+           "affine_register", "demons_register", "affine_then_demons"]
 
 
 @dataclass
 class RegistrationResult:
-    """Output of a classical registration: field (voxels, array-axis order), warped image, time."""
+    """Output of a classical registration: field (voxels, array-axis order), warped image, time.
+
+    ``iterations``: optimiser iterations summed over the resolution levels (affine only).
+    """
 
     displacement: np.ndarray
     warped: np.ndarray
     seconds: float
     transform: Any = None
+    iterations: int | None = None
 
 
 def _check_image(a: Any, name: str) -> np.ndarray:
@@ -89,12 +93,32 @@ def transform_to_displacement(transform: sitk.Transform, shape: Sequence[int]) -
     return np.moveaxis(field[..., ::-1], -1, 0).astype(np.float32)
 
 
+def euler_transform(params: Any, shape: Sequence[int]) -> sitk.Euler2DTransform:
+    """SimpleITK ``Euler2DTransform`` of rigid ``params = (angle_deg, t_row, t_col)`` on a 2D grid.
+
+    The same map as :func:`corelib.registration.rigid_displacement` (rotation about the image
+    centre, counter-clockwise in (x = column, y = row), then the shift), for unit spacing and a
+    zero origin, e.g. to start :func:`affine_register` from a network's prediction.
+    """
+    p = np.asarray(params, dtype=np.float64).reshape(-1)
+    if p.shape != (3,) or not np.all(np.isfinite(p)):
+        raise ValueError(f"params must be 3 finite numbers (angle_deg, t_row, t_col), got {params!r}")
+    if len(shape) != 2:
+        raise ValueError(f"shape must be a 2D (rows, cols) shape, got {tuple(shape)}")
+    h, w = shape
+    return sitk.Euler2DTransform(((w - 1) / 2, (h - 1) / 2), float(np.deg2rad(p[0])),
+                                 (float(p[2]), float(p[1])))
+
+
 def affine_register(fixed: Any, moving: Any, kind: str = "affine", metric: str = "mse",
-                    levels: Sequence[int] = (4, 2, 1), iterations: int = 200) -> RegistrationResult:
+                    levels: Sequence[int] = (4, 2, 1), iterations: int = 200,
+                    initial: sitk.Transform | None = None) -> RegistrationResult:
     """Multi-resolution rigid / similarity / affine registration (SimpleITK, gradient descent).
 
-    Moments-based initialisation, ``metric`` "mse", "ncc" or "mattes" (mutual information, for
-    different contrasts), shrink factors ``levels`` with Gaussian smoothing.
+    Moments-based initialisation, or ``initial``: a SimpleITK transform to start from (e.g.
+    :func:`euler_transform` of a network's prediction), converted to ``kind``. ``metric`` "mse",
+    "ncc" or "mattes" (mutual information, for different contrasts), shrink factors ``levels``
+    with Gaussian smoothing. The result counts the optimiser's ``iterations`` over all levels.
     """
     f, m = _check_pair(fixed, moving)
     metric = validate.one_of("metric", metric, ("mse", "ncc", "mattes"), case_insensitive=True)
@@ -106,10 +130,25 @@ def affine_register(fixed: Any, moving: Any, kind: str = "affine", metric: str =
              "affine": (lambda: sitk.AffineTransform(2), lambda: sitk.AffineTransform(3))}
     if kind not in kinds:
         raise ValueError(f"kind must be one of {sorted(kinds)}, got {kind!r}")
+    if initial is not None and not all(hasattr(initial, a) for a in
+                                       ("GetCenter", "GetMatrix", "GetTranslation", "GetDimension")):
+        raise TypeError(f"initial must be a SimpleITK matrix transform (Euler, Similarity, Affine; "
+                        f"e.g. euler_transform(...)), got {type(initial).__name__}")
+    if initial is not None and initial.GetDimension() != f.ndim:
+        raise ValueError(f"initial is a {initial.GetDimension()}D transform for {f.ndim}D images")
     t0 = time.perf_counter()
     fi, mi = _to_sitk(f), _to_sitk(m)
-    init = sitk.CenteredTransformInitializer(fi, mi, kinds[kind][f.ndim - 2](),
-                                             sitk.CenteredTransformInitializerFilter.MOMENTS)
+    if initial is None:
+        init = sitk.CenteredTransformInitializer(fi, mi, kinds[kind][f.ndim - 2](),
+                                                 sitk.CenteredTransformInitializerFilter.MOMENTS)
+    else:
+        init = kinds[kind][f.ndim - 2]()
+        init.SetCenter(initial.GetCenter())
+        if kind == "affine":
+            init.SetMatrix(initial.GetMatrix())
+        else:  # rigid / similarity: the matrix must be a rotation (times a scale)
+            init.SetMatrix(initial.GetMatrix(), 1e-5)
+        init.SetTranslation(initial.GetTranslation())
     reg = sitk.ImageRegistrationMethod()
     if metric == "mse":
         reg.SetMetricAsMeanSquares()
@@ -125,10 +164,12 @@ def affine_register(fixed: Any, moving: Any, kind: str = "affine", metric: str =
     reg.SetShrinkFactorsPerLevel(list(levels))
     reg.SetSmoothingSigmasPerLevel([max(s - 1, 0) * 0.5 for s in levels])
     reg.SetInitialTransform(init, inPlace=False)
+    count = [0]
+    reg.AddCommand(sitk.sitkIterationEvent, lambda: count.__setitem__(0, count[0] + 1))
     tx = reg.Execute(fi, mi)
     disp = transform_to_displacement(tx, f.shape)
     seconds = time.perf_counter() - t0
-    return RegistrationResult(disp, warp(m, disp), seconds, tx)
+    return RegistrationResult(disp, warp(m, disp), seconds, tx, count[0])
 
 
 def demons_register(fixed: Any, moving: Any, initial: Any = None, levels: Sequence[int] = (4, 2, 1),

@@ -42,6 +42,7 @@ def warp_tensor(moving: torch.Tensor, disp: torch.Tensor, mode: str = "bilinear"
     validate.tensor("moving", moving, finite=True)  # one NaN voxel would spread to its neighbours
     validate.tensor("disp", disp)
     _check(moving, disp)
+    # a new Warp per call: MONAI's Warp caches its reference grid without checking dtype or device
     return Warp(mode=mode, padding_mode=padding_mode)(moving, disp)
 
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from monai.losses import DiceLoss, LocalNormalizedCrossCorrelationLoss
 
 from corelib import validate
+from corelib.registration.learned import warp_tensor
 
 __all__ = ["mse", "ncc", "gradient_smoothness", "label_dice_loss", "negative_jacobian_penalty",
            "jacobian_det", "inverse_consistency"]
@@ -71,9 +72,12 @@ def negative_jacobian_penalty(disp: torch.Tensor) -> torch.Tensor:
 
 
 def inverse_consistency(disp_ab: torch.Tensor, disp_ba: torch.Tensor) -> torch.Tensor:
-    """Inverse-consistency error ``|u_ab(x) + u_ba(x + u_ab(x))|^2`` (ICNet [72]); 0 when inverse."""
-    from corelib.registration.learned import warp_tensor  # local import: learned imports losses
+    """Inverse-consistency loss ``mean_x |u_ab(x) + u_ba(x + u_ab(x))|^2 / ndim`` (ICNet [72]).
 
+    Zero when the two maps are inverses. The squared distance is divided by the number of
+    dimensions (a mean over the field's components), so ``sqrt`` of it is the distance divided
+    by ``sqrt(ndim)``; :func:`corelib.registration.inverse_errors` gives the distance in voxels.
+    """
     n = _check_field(disp_ab)
     if disp_ab.shape != disp_ba.shape:
         raise ValueError(f"shapes differ: {tuple(disp_ab.shape)} vs {tuple(disp_ba.shape)}")
