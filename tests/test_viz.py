@@ -232,3 +232,9 @@ def test_show_source_returns_the_code():
     assert "def plot_histories" in code.data
     with pytest.raises(TypeError, match="no source"):
         viz.show_source(3)
+
+
+def test_one_table_of_ct_windows():
+    import corelib.data as data
+
+    assert data.CT_WINDOWS is viz.CT_WINDOWS

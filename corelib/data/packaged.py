@@ -39,6 +39,7 @@ __all__ = [
     "load_mni152",
     "load_colin27",
     "aal_labels",
+    "CT_WINDOWS",
     "load_head_ct",
     "head_ct_masks",
     "load_brainweb_slices",
