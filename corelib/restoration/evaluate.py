@@ -16,6 +16,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from corelib import validate
+
 __all__ = ["PairPatches", "predict_slices", "slice_scores", "nlm_slices", "scale_intensity",
            "axial_slices"]
 
@@ -25,13 +27,6 @@ def _stack(a: np.ndarray, name: str) -> np.ndarray:
     if a.ndim != 3:
         raise ValueError(f"{name} must be a stack of slices (n, H, W), got shape {a.shape}")
     return a
-
-
-def _positive(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
 
 
 class PairPatches(torch.utils.data.IterableDataset):
@@ -50,7 +45,7 @@ class PairPatches(torch.utils.data.IterableDataset):
         if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or patch < 1 \
                 or patch > min(a.shape[1:]):
             raise ValueError(f"patch must be an integer in [1, {min(a.shape[1:])}], got {patch!r}")
-        scale = _positive(scale, "scale")
+        scale = validate.positive("scale", scale)
         self.a = torch.as_tensor(a / scale)[:, None]
         self.b = torch.as_tensor(b / scale)[:, None]
         self.patch, self.seed = int(patch), int(seed)
@@ -77,7 +72,7 @@ def predict_slices(model: torch.nn.Module, x: np.ndarray, batch: int = 8, scale:
     device of its parameters.
     """
     x = _stack(x, "x")
-    scale = _positive(scale, "scale")
+    scale = validate.positive("scale", scale)
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     if device is None:
@@ -102,7 +97,7 @@ def slice_scores(pred: np.ndarray, ref: np.ndarray, data_range: float,
     p, r = _stack(pred, "pred"), _stack(ref, "ref")
     if p.shape != r.shape:
         raise ValueError(f"pred {p.shape} and ref {r.shape} differ in shape")
-    data_range = _positive(data_range, "data_range")
+    data_range = validate.positive("data_range", data_range)
     if clip is not None:
         lo, hi = clip
         if not lo < hi:
@@ -127,7 +122,7 @@ def nlm_slices(x: np.ndarray, noise_sd: float, h: float = 0.8, patch_size: int =
     from skimage.restoration import denoise_nl_means
 
     x = _stack(x, "x")
-    noise_sd, h = _positive(noise_sd, "noise_sd"), _positive(h, "h")
+    noise_sd, h = validate.positive("noise_sd", noise_sd), validate.positive("h", h)
     return np.stack([denoise_nl_means(s, h=h * noise_sd, sigma=noise_sd, patch_size=patch_size,
                                       patch_distance=patch_distance, fast_mode=True)
                      for s in x]).astype(np.float32)
@@ -141,7 +136,7 @@ def scale_intensity(volume: np.ndarray, percentile: float = 99.9, top: float = 1
     ref = float(np.percentile(v, percentile))
     if not ref > 0:
         raise ValueError(f"the {percentile}th percentile of the volume is {ref}: nothing to scale by")
-    return np.clip(v / ref, 0, _positive(top, "top")).astype(np.float32)
+    return np.clip(v / ref, 0, validate.positive("top", top)).astype(np.float32)
 
 
 def axial_slices(volume: np.ndarray, zs: Sequence[int], rows: slice = slice(None),
