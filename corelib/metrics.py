@@ -26,8 +26,6 @@ __all__ = [
     "hd95",
     "asd",
     "surface_distances",
-    "hd95_per_class",
-    "asd_per_class",
     "auc_acc",
     "sens_spec_f1",
     "jacobian_determinant",
@@ -240,22 +238,6 @@ def asd(pred_mask: Any, target_mask: Any, spacing: float | Sequence[float] = 1.0
     return _surface(pred_mask, target_mask, spacing, "asd")
 
 
-def hd95_per_class(
-    pred: Any, target: Any, labels: int | Sequence[int], spacing: float | Sequence[float] = 1.0
-) -> dict[int, float]:
-    """:func:`hd95` for each foreground class of two label maps (``labels`` as in :func:`dice_per_class`)."""
-    p, t, labels = _label_maps(pred, target, labels)
-    return {c: hd95(p == c, t == c, spacing) for c in labels}
-
-
-def asd_per_class(
-    pred: Any, target: Any, labels: int | Sequence[int], spacing: float | Sequence[float] = 1.0
-) -> dict[int, float]:
-    """:func:`asd` for each foreground class of two label maps (``labels`` as in :func:`dice_per_class`)."""
-    p, t, labels = _label_maps(pred, target, labels)
-    return {c: asd(p == c, t == c, spacing) for c in labels}
-
-
 # ----------------------------------------------------------------------------- classification
 _TASKS = {"binary": "binary", "binary-class": "binary", "multi-class": "multi-class"}
 
@@ -344,6 +326,8 @@ def jacobian_determinant(disp: Any, spacing: float | Sequence[float] | None = No
     axis ``i``. With ``spacing=None`` it is in voxels; with ``spacing`` (voxel size per axis) it
     is in the same physical unit (e.g. mm). Derivatives by central differences (``np.gradient``,
     one-sided at the border). ``det <= 0`` marks folding. Returns an ``(H, W)`` / ``(D, H, W)`` array.
+    Training losses use the differentiable torch form
+    :func:`corelib.registration.losses.jacobian_det` (forward differences).
     """
     u = _to_numpy(disp, "disp").astype(np.float64)
     if u.ndim not in (3, 4) or u.shape[0] != u.ndim - 1:

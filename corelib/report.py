@@ -150,7 +150,8 @@ def bootstrap_interval(statistic: Callable[[np.ndarray], float], n: int, n_boot:
     return value, float(lo), float(hi)
 
 
-def _paired(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, int]:
+def _paired(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as ``(runs, cases)`` float arrays (one run when they are 1-D)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError(f"a and b must hold the same cases: shapes {a.shape} and {b.shape}")
@@ -158,10 +159,26 @@ def _paired(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, int]:
         raise ValueError(f"a and b must be (cases,) or (runs, cases), got shape {a.shape}")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise ValueError("a and b must be finite (a NaN score means a failed case: fix or drop it first)")
-    runs = a.shape[0] if a.ndim == 2 else 1
-    if a.ndim == 2:
-        a, b = a.mean(0), b.mean(0)
-    return a, b, runs
+    return np.atleast_2d(a), np.atleast_2d(b)
+
+
+def _runs_and_cases_interval(d: np.ndarray, n_boot: int, level: float,
+                             seed: int) -> tuple[float, float, float]:
+    """Mean of ``d`` (runs, cases) and a two-level percentile bootstrap interval.
+
+    Each resample draws runs with replacement and, independently, cases with replacement, so the
+    interval holds the run-to-run spread of training (seeds, float noise) as well as the
+    case-to-case spread (Davison & Hinkley 1997, section 3.8, nested bootstrap of a two-stage design).
+    """
+    _check_level_and_boot(level, n_boot)
+    runs, n = d.shape
+    if n < 2:
+        raise ValueError(f"need at least 2 paired cases for an interval, got n={n}")
+    rng = np.random.default_rng(seed)
+    draws = np.array([d[np.ix_(rng.integers(0, runs, runs), rng.integers(0, n, n))].mean()
+                      for _ in range(n_boot)])
+    lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return float(d.mean()), float(lo), float(hi)
 
 
 def compare(a: Any, b: Any, *, margin: float = 0.0, higher_is_better: bool = True, what: str = "",
@@ -169,14 +186,20 @@ def compare(a: Any, b: Any, *, margin: float = 0.0, higher_is_better: bool = Tru
     """Paired comparison of per-case scores of method A (``a``) and its comparator B (``b``).
 
     ``a`` and ``b`` hold one value per test case, in the same case order: shape ``(cases,)``, or
-    ``(runs, cases)`` for several training seeds (averaged per case first). The effect is the mean of
-    ``a - b`` (``b - a`` when lower is better, e.g. HD95), so a positive effect always favours A.
-    The interval is a percentile bootstrap over cases; the status follows :func:`decide`.
+    ``(runs, cases)`` for several training runs (seeds). The effect is the mean of ``a - b``
+    (``b - a`` when lower is better, e.g. HD95), so a positive effect always favours A.
+    The interval is a percentile bootstrap over cases; with several runs it resamples runs too,
+    so that a verdict one training run's noise could flip comes out *inconclusive*. The status
+    follows :func:`decide`.
     """
-    a, b, runs = _paired(a, b)
+    a, b = _paired(a, b)
     d = (a - b) if higher_is_better else (b - a)
-    value, lo, hi = bootstrap_interval(lambda i: d[i].mean(), len(d), n_boot, level, seed)
-    return Verdict(decide(lo, hi, margin), value, lo, hi, float(margin), len(d), runs, what, unit, level)
+    runs, n = d.shape
+    if runs == 1:
+        value, lo, hi = bootstrap_interval(lambda i: d[0, i].mean(), n, n_boot, level, seed)
+    else:
+        value, lo, hi = _runs_and_cases_interval(d, n_boot, level, seed)
+    return Verdict(decide(lo, hi, margin), value, lo, hi, float(margin), n, runs, what, unit, level)
 
 
 def compare_statistic(statistic: Callable[[np.ndarray], float], n: int, *, margin: float = 0.0,

@@ -56,28 +56,45 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def pick(quick: Any, full: Any) -> Any:
-    """Return ``quick`` or ``full`` for the effective profile.
-
-    >>> cfg = pick(quick=dict(size=64, steps=300), full=dict(size=160, steps=4000))
-
-    When both are dicts they must have the same keys (a key set only in one profile would make
-    the other fail later, or silently fall back to a default).
-    """
-    if isinstance(quick, dict) and isinstance(full, dict) and quick.keys() != full.keys():
-        only_q, only_f = sorted(set(quick) - set(full)), sorted(set(full) - set(quick))
-        raise ValueError(f"pick(): the profiles define different keys: only in quick {only_q}, only in full {only_f}")
-    return full if profile() == "full" else quick
-
-
-def smoke() -> bool:
-    """True when ``CORELIB_SMOKE`` asks for a smoke run (1/true/yes/on)."""
+def _smoke_run() -> bool:
     value = os.environ.get(SMOKE_ENV, "").strip().lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
         return False
     raise ValueError(f"{SMOKE_ENV}={value!r}: use 1 (smoke run) or 0")
+
+
+def pick(quick: Any, full: Any, smoke: dict | None = None) -> Any:
+    """Return ``quick`` or ``full`` for the effective profile.
+
+    >>> cfg = pick(quick=dict(size=64, steps=300), full=dict(size=160, steps=4000))
+
+    When both are dicts they must have the same keys (a key set only in one profile would make
+    the other fail later, or silently fall back to a default).
+
+    ``smoke`` overrides some of those keys in a smoke run (``CORELIB_SMOKE=1``), typically the
+    batch sizes: two steps of a full-size network at its full batch can cost a minute on a CPU,
+    and a smoke run only has to execute the code path (``smoke=dict(batch=2)``).
+    """
+    if isinstance(quick, dict) and isinstance(full, dict) and quick.keys() != full.keys():
+        only_q, only_f = sorted(set(quick) - set(full)), sorted(set(full) - set(quick))
+        raise ValueError(f"pick(): the profiles define different keys: only in quick {only_q}, "
+                         f"only in full {only_f}")
+    chosen = full if profile() == "full" else quick
+    if smoke is None:
+        return chosen
+    if not isinstance(smoke, dict) or not isinstance(chosen, dict):
+        raise TypeError("pick(smoke=...) needs dicts for quick, full and smoke")
+    unknown = sorted(set(smoke) - set(chosen))
+    if unknown:
+        raise ValueError(f"pick(): smoke overrides keys the profiles do not define: {unknown}")
+    return {**chosen, **smoke} if _smoke_run() else chosen
+
+
+def smoke() -> bool:
+    """True when ``CORELIB_SMOKE`` asks for a smoke run (1/true/yes/on)."""
+    return _smoke_run()
 
 
 def _count(value: Any, name: str) -> int:

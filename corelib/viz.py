@@ -258,31 +258,6 @@ def _draw_error(ax: Axes, diff: np.ndarray, vmax: float, signed: bool) -> AxesIm
     return _image(ax, diff, (lo, vmax), ERROR_CMAP if signed else ABS_ERROR_CMAP)
 
 
-def error_map(
-    reference: Any,
-    test: Any,
-    ax: Axes | None = None,
-    signed: bool = True,
-    vmax: float | None = None,
-    title: str | None = None,
-    colorbar: bool = True,
-) -> Figure:
-    """``test - reference`` (or its absolute value) with its own colour bar.
-
-    Signed maps use a symmetric range ``[-vmax, vmax]`` (default: 99th percentile of |error|).
-    """
-    diff = _difference(reference, test, signed)
-    vmax = vmax or _error_scale([diff])
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(PANEL * 1.4, PANEL * 1.2), layout="constrained")
-    im = _draw_error(ax, diff, vmax, signed)
-    rmse = float(np.sqrt(np.nanmean(diff**2)))
-    ax.set_title(title if title is not None else f"error (RMSE {rmse:.3g})")
-    if colorbar:
-        ax.figure.colorbar(im, ax=ax, shrink=0.8, label="test − reference" if signed else "|test − reference|")
-    return ax.figure
-
-
 def _check_zoom(zoom: Sequence[int], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     if len(zoom) != 4:
         raise ValueError(f"zoom must be (row0, row1, col0, col1), got {zoom!r}")

@@ -2,7 +2,7 @@
 
 Usage: python scripts/stage_book.py EXECUTED_DIR STAGE_DIR
 
-Copies ``book/``, ``_toc.yml`` and ``_config.yml`` (with notebook execution turned off) into
+Copies ``book/``, ``_static/``, ``_toc.yml`` and ``_config.yml`` (with notebook execution turned off) into
 ``STAGE_DIR``, and every ``notebooks/<chapter>/<name>.ipynb`` from ``EXECUTED_DIR`` (the copies the
 nbval run wrote, with their outputs and glued values). A notebook with no executed copy is an error:
 its page would have no figures and its glued numbers would be missing.
@@ -22,6 +22,7 @@ def stage(executed: Path, stage_dir: Path) -> list[Path]:
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True)
     shutil.copytree(ROOT / "book", stage_dir / "book")
+    shutil.copytree(ROOT / "_static", stage_dir / "_static")  # the book's CSS
     shutil.copy2(ROOT / "_toc.yml", stage_dir / "_toc.yml")
     config = (ROOT / "_config.yml").read_text(encoding="utf-8")
     config, n = re.subn(r"execute_notebooks:\s*\S+", 'execute_notebooks: "off"', config)

@@ -165,15 +165,6 @@ def test_surface_empty_cases():
         assert fn(empty, a, 1.0) == float("inf")
 
 
-def test_surface_per_class():
-    a, b = _squares(3)
-    pred = a.astype(int) + 0
-    target = b.astype(int) * 2
-    out = m.hd95_per_class(pred, target, labels=(1, 2))
-    assert out == {1: float("inf"), 2: float("inf")}
-    assert m.asd_per_class(a.astype(int), b.astype(int), labels=2) == {1: pytest.approx(1.5)}
-
-
 def test_surface_bad_inputs():
     a, b = _squares()
     with pytest.raises(ValueError, match="spacing"):
@@ -293,3 +284,17 @@ def test_jacobian_bad_inputs():
         m.folding_fraction(bad)
     with pytest.raises(ValueError, match="spacing"):
         m.jacobian_determinant(np.zeros((2, 4, 4)), spacing=(1.0, 0.0))
+
+
+def test_jacobian_metric_and_training_loss_agree_on_affine_maps():
+    """The NumPy metric (central differences) and the torch loss (forward differences) are two
+    finite-difference schemes of one quantity; on an affine map both are exact."""
+    from corelib.registration.losses import jacobian_det
+
+    A = np.array([[0.3, -0.2, 0.1], [0.05, -0.4, 0.2], [0.1, 0.0, 0.25]])  # u(x) = A x
+    grid = np.stack(np.meshgrid(*(np.arange(n, dtype=float) for n in (5, 6, 7)), indexing="ij"))
+    disp = np.einsum("ij,j...->i...", A, grid)
+    expected = np.linalg.det(np.eye(3) + A)
+    metric = m.jacobian_determinant(disp)
+    loss_form = jacobian_det(torch.as_tensor(disp)[None]).numpy()[0]
+    assert np.allclose(metric, expected) and np.allclose(loss_form, expected)

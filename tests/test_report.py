@@ -142,7 +142,7 @@ def test_compare_rule_and_interval():
     assert report.compare(b + 1.0, b, margin=2.0).status == "not reproduced"
     hd = report.compare(b - 1.0, b, higher_is_better=False)
     assert hd.status == "reproduced" and hd.effect == pytest.approx(1.0)
-    # several runs: averaged per case first
+    # several runs: the effect is the mean over runs and cases
     two = report.compare(np.stack([b + 0.5, b + 1.5]), np.stack([b, b]))
     assert two.runs == 2 and two.effect == pytest.approx(1.0)
     # the interval is deterministic for fixed inputs (same seed)
@@ -249,3 +249,19 @@ def test_headlines_for_the_chapter_openers(results, tmp_path):
     paths = report.write_headlines(tmp_path / "gen")
     assert "headlines_ch3_2_segmentation.md" in [p.name for p in paths]
     assert "headlines_ch1_foundations.md" in [p.name for p in paths]  # every chapter folder gets one
+
+
+def test_compare_with_several_runs_holds_the_run_to_run_spread():
+    rng = np.random.default_rng(1)
+    b = rng.normal(30, 1, 40)
+    # every case gains about the same within a run, but the runs disagree in sign: each run alone
+    # looks decided, the runs together must not
+    runs = np.stack([b + g + rng.normal(0, 0.05, 40) for g in (0.6, -0.4, 0.5)])
+    alone = [report.compare(r, b) for r in runs]
+    assert {v.status for v in alone} == {"reproduced", "not reproduced"}
+    together = report.compare(runs, np.stack([b] * 3))
+    assert together.status == "inconclusive" and together.runs == 3
+    assert together.lo < -0.3 and together.hi > 0.4  # wider than any one run's interval
+    # runs that agree keep a decided verdict
+    agree = np.stack([b + g + rng.normal(0, 0.05, 40) for g in (0.9, 1.0, 1.1)])
+    assert report.compare(agree, np.stack([b] * 3)).status == "reproduced"

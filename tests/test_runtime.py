@@ -59,3 +59,17 @@ def test_run_card_prints_profile_device_seed_and_versions(capsys, monkeypatch):
     for key in ("profile", "device", "seed", "torch", "monai"):
         assert key in card and key in out
     assert card["seed"] == 3 and card["profile"] == "quick"
+
+
+def test_pick_applies_smoke_overrides_only_in_a_smoke_run(monkeypatch):
+    monkeypatch.setenv("CORELIB_PROFILE", "full")
+    profiles = dict(quick=dict(batch=8, steps=10), full=dict(batch=64, steps=4000))
+    monkeypatch.setenv("CORELIB_SMOKE", "0")
+    assert rt.pick(**profiles, smoke=dict(batch=2)) == dict(batch=64, steps=4000)
+    monkeypatch.setenv("CORELIB_SMOKE", "1")
+    assert rt.pick(**profiles, smoke=dict(batch=2)) == dict(batch=2, steps=4000)
+    assert profiles["full"]["batch"] == 64  # the profile dict itself is not changed
+    with pytest.raises(ValueError, match=r"\['bacth'\]"):
+        rt.pick(**profiles, smoke=dict(bacth=2))
+    with pytest.raises(TypeError, match="dicts"):
+        rt.pick(quick=1, full=2, smoke=dict(batch=2))

@@ -98,17 +98,6 @@ def test_overlay_colour_depends_on_the_label_value_only():
     assert viz.label_color(1) != viz.label_color(2)
 
 
-def test_error_map_is_symmetric():
-    ref = rng_image()
-    fig = viz.error_map(ref, ref + 0.1 * rng_image(seed=2) - 0.02)
-    lo, hi = image_axes(fig)[0].images[0].get_clim()
-    assert lo == -hi and hi > 0 and len(colorbars(fig)) == 1
-    fig = viz.error_map(ref, ref + 0.1, signed=False)
-    assert image_axes(fig)[0].images[0].get_clim()[0] == 0
-    with pytest.raises(ValueError, match="same shape"):
-        viz.error_map(ref, ref[:, :-1])
-
-
 def test_compare_with_errors_layout_and_scales(tmp_path):
     ref = rng_image((40, 40))
     tests = {"noisy": ref + 0.2 * rng_image((40, 40), 3), "good": ref + 0.01}

@@ -53,7 +53,12 @@ def label_dice_loss(warped_onehot: torch.Tensor, fixed_onehot: torch.Tensor) -> 
 
 
 def jacobian_det(disp: torch.Tensor) -> torch.Tensor:
-    """Jacobian determinant of ``x -> x + u(x)`` by forward differences, shape ``(B, *(spatial - 1))``."""
+    """Jacobian determinant of ``x -> x + u(x)`` by forward differences, shape ``(B, *(spatial - 1))``.
+
+    The differentiable, batched form for training losses. Evaluation uses
+    :func:`corelib.metrics.jacobian_determinant` (NumPy, central differences, physical spacing,
+    the convention of published folding percentages); both agree exactly on affine maps (tested).
+    """
     n = _check_field(disp)
     grads = []
     for j in range(n):  # d u / d x_j

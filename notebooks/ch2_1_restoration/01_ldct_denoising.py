@@ -85,9 +85,8 @@ cfg = rt.pick(
               test=range(72, 96), doses=(5e4, 1e4, 2.5e3), train_dose=1e4, patch=64,
               batch=32, width=96, red_kernel=5, steps=4000, gan_steps=1500, lr=1e-4,
               min_gain_fbp=4.0),
+    smoke=dict(batch=2),  # a smoke run only executes the code path
 )
-# a smoke run executes the code path with tiny batches: it measures nothing
-batch = 2 if rt.smoke() else cfg["batch"]
 # a smoke run keeps the full sizes but simulates only a couple of slices per split
 slices = {split: rt.cases(cfg[split]) for split in ("train", "val", "test")}
 for key in ("size", "n_angles", "patch", "steps", "gan_steps", "min_gain_fbp"):
@@ -224,7 +223,7 @@ HU = 1000.0
 
 def loader(a: np.ndarray, b: np.ndarray, seed: int) -> torch.utils.data.DataLoader:
     ds = PairPatches(a, b, cfg["patch"], seed, scale=HU)
-    return torch.utils.data.DataLoader(ds, batch_size=batch)
+    return torch.utils.data.DataLoader(ds, batch_size=cfg["batch"])
 
 
 def predict(model: torch.nn.Module, ld: np.ndarray) -> np.ndarray:

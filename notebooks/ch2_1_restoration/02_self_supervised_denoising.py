@@ -72,9 +72,8 @@ cfg = rt.pick(
     full=dict(sigma=0.06, train_z=range(20, 100), val_z=range(104, 112, 2),
               test_z=range(118, 150, 2), patch=64, batch=32, width=96, kernel=5,
               steps=4000, lr=1e-4),
+    smoke=dict(batch=2),  # a smoke run only executes the code path
 )
-# a smoke run executes the code path with tiny batches: it measures nothing
-batch = 2 if rt.smoke() else cfg["batch"]
 # a smoke run keeps the full sizes but uses only a couple of slices per split
 zs = {split: rt.cases(cfg[f"{split}_z"]) for split in ("train", "val", "test")}
 report.glue("cfg_sigma", cfg["sigma"])
@@ -154,7 +153,7 @@ def train_red(inputs: np.ndarray, targets: np.ndarray, noise2noise: bool, name: 
     rt.seed_everything(0)
     model = dn.REDCNN(cfg["width"], kernel=cfg["kernel"])
     loader = torch.utils.data.DataLoader(PairPatches(inputs, targets, cfg["patch"], 1),
-                                         batch_size=batch)
+                                         batch_size=cfg["batch"])
     kw = dict(steps=cfg["steps"], lr=cfg["lr"], val_fn=val_fn, monitor="psnr", mode="max",
               val_every=max(1, cfg["steps"] // 5), desc=name)
     kw.update(options)

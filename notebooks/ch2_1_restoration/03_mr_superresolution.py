@@ -75,19 +75,20 @@ dev = rt.device()
 # %%
 cfg = rt.pick(
     quick=dict(scale=2, thick=4, patch=48, batch=8, width=32, depth=6, steps=250,
-               tp_steps=250, lr=1e-3, train_z=range(150, 220, 2),
+               tp_steps=250, lr=1e-3, claim_seeds=(0, 1, 2), train_z=range(150, 220, 2),
                val_z=range(228, 236, 4),
                test_z=range(244, 276, 4), mni_z=range(70, 120, 10), min_gain=0.0),
     full=dict(scale=2, thick=4, patch=96, batch=32, width=64, depth=12, steps=4000,
-              tp_steps=3000, lr=5e-4, train_z=range(60, 220), val_z=range(228, 236),
+              tp_steps=3000, lr=5e-4, claim_seeds=(0, 1, 2), train_z=range(60, 220),
+              val_z=range(228, 236),
               test_z=range(244, 280, 2), mni_z=range(70, 120, 10), min_gain=1.5),
+    smoke=dict(batch=2),  # a smoke run only executes the code path
 )
-# a smoke run executes the code path with tiny batches: it measures nothing
-batch = 2 if rt.smoke() else cfg["batch"]
 # a smoke run keeps the full sizes but uses only a couple of slices per split
 zs = {split: rt.cases(cfg[f"{split}_z"]) for split in ("train", "val", "test")}
 for key in ("patch", "scale", "thick", "min_gain"):
     report.glue(f"cfg_{key}", cfg[key])
+report.glue("n_claim_seeds", len(cfg["claim_seeds"]))
 cfg
 
 # %% [markdown]
@@ -210,13 +211,13 @@ nets = {"SRCNN": (lambda: sr.SRCNN(2, (cfg["width"], cfg["width"] // 2)), True),
 
 
 def train_sr(name: str, low: np.ndarray, high: np.ndarray, val_low: np.ndarray,
-             desc: str) -> tuple[torch.nn.Module, object]:
-    """One in-plane SR network of ``nets`` trained on (low, high) pairs from seed 0."""
+             desc: str, seed: int = 0) -> tuple[torch.nn.Module, object]:
+    """One in-plane SR network of ``nets`` trained on (low, high) pairs from ``seed``."""
     make, upsample = nets[name]
-    rt.seed_everything(0)
+    rt.seed_everything(seed)
     model = make()
-    patches = SRPatches(low, high, cfg["patch"], s, upsample, seed=1)
-    loader = torch.utils.data.DataLoader(patches, batch_size=batch)
+    patches = SRPatches(low, high, cfg["patch"], s, upsample, seed=1 + seed)
+    loader = torch.utils.data.DataLoader(patches, batch_size=cfg["batch"])
 
     def val_fn(m: torch.nn.Module) -> dict[str, float]:
         return {"psnr": mean_psnr(predict(m, val_low, upsample), hr["val"])}
@@ -255,7 +256,7 @@ tp = {name: (tp_lin[list(idx)], sub[list(idx)]) for name, idx in tp_split.items(
 rt.seed_everything(0)
 tp_model = sr.ResidualSR(2, cfg["width"], cfg["depth"])
 tp_loader = torch.utils.data.DataLoader(PairPatches(*tp["train"], cfg["patch"], seed=3),
-                                        batch_size=batch)
+                                        batch_size=cfg["batch"])
 
 
 def tp_val(m: torch.nn.Module) -> dict[str, float]:
@@ -327,9 +328,12 @@ plt.show()
 
 # %% [markdown]
 # ## 6. Reproduction check
-# Each comparison is paired over the same test slices (bootstrap interval of the mean PSNR
-# difference); each network was trained once. The best in-plane network is chosen on the
-# **validation** slab, not on the test slab.
+# Each comparison is paired over the same test slices. The best in-plane network is chosen on the
+# **validation** slab, not on the test slab, and then trained again from
+# {glue:text}`n_claim_seeds` seeds (the table above shows the first seed): one training run's noise (the
+# thread count alone moved this claim from one verdict to the other) is part of what a claim must
+# survive, so the bootstrap interval resamples the seeds as well as the slices. The through-plane
+# network is trained once.
 # - **C-SR-a** (both parts, margin $0$: "beats"): learned SR beats interpolation in-plane (the best
 #   network vs bicubic on the held-out slab, training degradation) and through-plane (residual SR
 #   vs linear slice interpolation).
@@ -341,11 +345,25 @@ plt.show()
 # %%
 t_in, t_k = (f"in-plane x{s}: {c}" for c in list(cases)[:2])
 best = max(models, key=lambda n: max(v["psnr"] for v in histories[n].val))
+runs = {0: models[best]}
+for seed in rt.cases(cfg["claim_seeds"][1:], smoke_cases=1):
+    runs[seed], _ = train_sr(best, lr[train_deg]["train"], hr["train"],
+                             lr[train_deg]["val"], desc=f"{best}, seed {seed}", seed=seed)
 P = {key: sc["PSNR (dB)"] for key, sc in per_slice.items()}
-gain_in = P[(t_in, best)] - P[(t_in, "bicubic")]
-gain_k = P[(t_k, best)] - P[(t_k, "bicubic")]
+
+
+def run_psnr(case: str) -> np.ndarray:
+    """(seeds, slices) PSNR of the best network's runs on one in-plane test case."""
+    low, high = cases[case]
+    return np.stack([scores(predict(m, low, nets[best][1]), high)["PSNR (dB)"]
+                     for m in runs.values()])
+
+
+best_in, best_k = run_psnr(list(cases)[0]), run_psnr(list(cases)[1])
+gain_in = best_in - P[(t_in, "bicubic")]  # (seeds, slices)
+gain_k = best_k - P[(t_k, "bicubic")]
 v_a = report.all_of(
-    in_plane=report.compare(P[(t_in, best)], P[(t_in, "bicubic")],
+    in_plane=report.compare(best_in, np.broadcast_to(P[(t_in, "bicubic")], best_in.shape),
                             what=f"{best} − bicubic, in-plane x{s}", unit="dB"),
     through_plane=report.compare(P[(tp_case, "residual SR (sagittal)")],
                                  P[(tp_case, "linear slice interpolation")],
@@ -357,12 +375,13 @@ report.claim("C-SR-a", v_a,
                       f"{len(tp['test'][1])} sagittal slices of the held-out hemisphere "
                       f"(through-plane); profile {rt.profile()}")
 v_b = report.compare(0.5 * gain_in, gain_k,
-                     what=f"half of {best}'s gain as trained − its gain unseen",
+                     what=f"half of {best}'s gain as trained − its gain unseen "
+                          f"({len(runs)} seeds)",
                      unit="dB")
 report.claim("C-SR-b", v_b,
-             evidence=f"{best} trained on blur+downsample, tested on k-space truncation; "
-                      "per-slice gains over bicubic on the same "
-                      f"{len(hr['test'])} held-out slices")
+             evidence=f"{best} trained on blur+downsample from {len(runs)} seeds, "
+                      "tested on k-space truncation; per-slice gains over bicubic on the "
+                      f"same {len(hr['test'])} held-out slices")
 report.glue("best", best)
 report.glue("gain_in", float(gain_in.mean()))
 report.glue("gain_k", float(gain_k.mean()))
@@ -385,12 +404,13 @@ _ = report.check(gain_in.mean() > cfg["min_gain"],
                  f"{cfg['min_gain']} dB")
 
 # %% [markdown]
-# In this run the best in-plane network on validation was {glue:text}`best`. In-plane it gains
+# In this run the best in-plane network on validation was {glue:text}`best`. Averaged over its
+# {glue:text}`n_claim_seeds` seeds, in-plane it gains
 # {glue:text}`v_a_in_effect:+.2f` dB over bicubic [{glue:text}`v_a_in_lo:+.2f`,
 # {glue:text}`v_a_in_hi:+.2f`] (*{glue:text}`v_a_in_status`*), through-plane the residual SR gains
 # {glue:text}`v_a_tp_effect:+.2f` dB over linear interpolation [{glue:text}`v_a_tp_lo:+.2f`,
 # {glue:text}`v_a_tp_hi:+.2f`] (*{glue:text}`v_a_tp_status`*): **C-SR-a** is
-# *{glue:text}`v_a_status`*. On the unseen k-space truncation its gain is
+# *{glue:text}`v_a_status`*. On the unseen k-space truncation its mean gain is
 # {glue:text}`gain_k:+.2f` dB against {glue:text}`gain_in:+.2f` dB as trained; half the latter minus
 # the former is {glue:text}`v_b_effect:+.2f` dB [{glue:text}`v_b_lo:+.2f`, {glue:text}`v_b_hi:+.2f`]:
 # **C-SR-b** is *{glue:text}`v_b_status`*. The book's target for the best network over bicubic is

@@ -63,7 +63,8 @@ from corelib.registration.plots import deformation_grid, jacobian_map
 report.set_notebook("ch3_1_registration/01_classical_and_rigid")
 card = rt.run_card(seed=0, datasets=["itk_examples", "ants_slices"])
 cfg = rt.pick(quick=dict(steps=300, batch=32, width=16, n_val=32, n_test=12),
-              full=dict(steps=3000, batch=64, width=32, n_val=64, n_test=64))
+              full=dict(steps=3000, batch=64, width=32, n_val=64, n_test=64),
+              smoke=dict(batch=2))  # a smoke run only executes the code path
 for key in ("steps", "batch", "n_test"):
     report.glue(f"cfg_{key}", cfg[key])
 cfg

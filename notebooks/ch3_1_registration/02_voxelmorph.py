@@ -66,7 +66,8 @@ cfg = rt.pick(
     full=dict(dim=3, shape=(40, 56, 40), channels=(16, 32, 32, 32),
               small=(16, 32, 32, 32), steps=1200, small_steps=600, batch=8, n_test=40,
               n_val=16, n_qs=32,
-              demons_iters=(100, 60, 30)))
+              demons_iters=(100, 60, 30)),
+    smoke=dict(batch=2))  # a smoke run only executes the code path
 for key in ("dim", "steps", "small_steps", "batch", "n_test", "n_qs"):
     report.glue(f"cfg_{key}", cfg[key])
 cfg

@@ -62,7 +62,8 @@ cfg = rt.pick(
                dice_weight=1.0),
     full=dict(dim=3, shape=(40, 56, 40), channels=(16, 32, 32, 32),
               small=(16, 32, 32, 32), steps=1200, small_steps=600, batch=8, n_test=40,
-              n_val=16, dice_weight=1.0))
+              n_val=16, dice_weight=1.0),
+    smoke=dict(batch=2))  # a smoke run only executes the code path
 for key in ("dim", "steps", "small_steps", "dice_weight"):
     report.glue(f"cfg_{key}", cfg[key])
 cfg

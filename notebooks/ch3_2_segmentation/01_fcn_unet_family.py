@@ -76,6 +76,7 @@ cfg = rt.pick(
     full=dict(steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256),
               r2_width=(32, 64, 128, 256), drop_empty=0.5, deep_supervision=True,
               r2unet=True, dice_target=0.88, val_volumes=8),
+    smoke=dict(batch=2),  # a smoke run only executes the code path
 )
 AXIS = 0             # 2D networks see slices along the first array axis
 NAMES = {1: "anterior", 2: "posterior"}

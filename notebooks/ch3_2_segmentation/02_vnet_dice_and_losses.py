@@ -75,6 +75,7 @@ cfg = rt.pick(
     full=dict(vnet_width=None, vnet_steps=2000, vnet_batch=8, crop=(48, 64, 48),
               n_crops=8000, steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256),
               dice_target=0.80, val_volumes=8),
+    smoke=dict(vnet_batch=2, batch=2),  # a smoke run only executes the code path
 )
 AXIS, NAMES = 0, {1: "anterior", 2: "posterior"}
 for key in ("vnet_steps", "steps", "dice_target"):

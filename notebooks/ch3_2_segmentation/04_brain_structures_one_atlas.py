@@ -82,6 +82,7 @@ cfg = rt.pick(
                width=(8, 16, 32, 64), demons=False),
     full=dict(n_train=96, n_val=8, n_test=12, steps=4000, batch=64, lr=2e-3,
               width=(32, 64, 128, 256), demons=True),
+    smoke=dict(batch=2),  # a smoke run only executes the code path
 )
 STRUCTURES = seg.DEEP_GREY            # {name: [AAL left, AAL right]}
 NAMES = list(STRUCTURES)

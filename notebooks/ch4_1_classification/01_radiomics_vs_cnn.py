@@ -77,6 +77,7 @@ cfg = rt.pick(
                steps=200, batch=64, lr=2e-3, seeds=[0]),
     full=dict(widths={"AlexNet-style": 1.0, "VGG-style": 1.0, "ResNet-18 (28)": 1.0},
               steps=2000, batch=128, lr=1e-3, seeds=[0, 1, 2]),
+    smoke=dict(batch=4),  # a smoke run only executes the code path
 )
 report.glue("n_steps", cfg["steps"])
 report.glue("n_seeds", len(cfg["seeds"]))

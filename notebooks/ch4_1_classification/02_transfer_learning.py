@@ -82,6 +82,7 @@ cfg = rt.pick(
     full=dict(width=1.0, n_pretext=20000, n_heldout=500, pretext_steps=2000,
               fractions=(0.01, 0.05, 0.2, 1.0), steps=500, batch=64, lr=1e-3,
               seeds=[0, 1, 2]),
+    smoke=dict(batch=4),  # a smoke run only executes the code path
 )
 report.glue("n_pretext_steps", cfg["pretext_steps"])
 report.glue("n_steps", cfg["steps"])

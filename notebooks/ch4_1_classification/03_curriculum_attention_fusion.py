@@ -70,7 +70,8 @@ card = rt.run_card(seed=0, datasets=["medmnist"])
 cfg = rt.pick(quick=dict(width=0.25, steps=120, batch=64, lr=2e-3, seeds=[0],
                          start=0.3, ramp=0.6, folds=5),
               full=dict(width=1.0, steps=2000, batch=128, lr=1e-3, seeds=[0, 1, 2],
-                        start=0.3, ramp=0.6, folds=5))
+                        start=0.3, ramp=0.6, folds=5),
+              smoke=dict(batch=4))  # a smoke run only executes the code path
 report.glue("n_steps", cfg["steps"])
 report.glue("n_seeds", len(cfg["seeds"]))
 cfg
