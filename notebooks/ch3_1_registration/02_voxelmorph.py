@@ -384,7 +384,7 @@ report.record({"table": table.drop(columns="training").to_dict(orient="index"),
 # %% tags=["solution", "hide-cell"]
 # Solution 1: MSE on intensities in [0, 1] is far smaller than NCC's [-1, 0], so the
 # smoothness weight must shrink with it. Full profile only (three trainings).
-if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
+if rt.profile() == "full":
     for lam in (0.001, 0.01, 0.1):
         rt.seed_everything(0)
         net = reg.RegNet(cfg["dim"], cfg["channels"], field_factor=2, diffeomorphic=True)
@@ -398,7 +398,7 @@ if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
 # %% tags=["solution", "hide-cell"]
 # Solution 2: a finer grid (factor 1) has more unknowns and can follow smaller structures;
 # a coarser one (factor 4) is smoother and cheaper. Full profile only (two trainings).
-if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
+if rt.profile() == "full":
     for factor in (1, 4):
         rt.seed_everything(0)
         net = reg.RegNet(cfg["dim"], cfg["channels"], field_factor=factor,
@@ -412,7 +412,7 @@ if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
 # %% tags=["solution", "hide-cell"]
 # Solution 3: twice the targets cost twice the demons runs (the time printed below), once.
 # Full profile only (demons on the extra pairs and a second training).
-if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
+if rt.profile() == "full":
     import time
 
     more_pairs = rt.cases(reg.make_pairs(index["train"], 2 * cfg["n_qs"], seed=3))

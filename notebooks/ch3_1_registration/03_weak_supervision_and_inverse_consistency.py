@@ -308,7 +308,7 @@ print(f"ICNet terms: folding {glued['p_fold']:.3f}% -> {glued['i_fold']:.3f}% (l
 # Solution 1: a loss without the image term, written from corelib's parts. Nothing ties
 # the intensities outside the labels: the warped image can be implausible where the labels
 # are empty, while the structures overlap. Full profile only (one more training).
-if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
+if rt.profile() == "full":
     def labels_only(model, step, device):
         p = reg.make_pairs(index["train"], cfg["batch"], seed=int(step))
         mv, fx = x_all[p[:, 0]].to(device), x_all[p[:, 1]].to(device)
@@ -330,7 +330,7 @@ if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
 # %% tags=["solution", "hide-cell"]
 # Solution 2: the Dice term on pairs of the first 10 training subjects only, the image
 # term on all pairs. Full profile only (one more training).
-if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
+if rt.profile() == "full":
     few = index["train"][:10]
     with_labels, images_only = batch(few, smooth=1.0, dice=cfg["dice_weight"]), batch()
 
@@ -345,7 +345,7 @@ if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
 
 # %% tags=["solution", "hide-cell"]
 # Solution 3: a heavy anti-folding weight. Full profile only (one more training).
-if rt.profile() == "full" and not rt.smoke():  # a smoke run skips the training
+if rt.profile() == "full":
     rt.seed_everything(0)
     net = reg.RegNet(cfg["dim"], cfg["small"])
     fit(net, batch(smooth=0.1, inverse=1.0, fold=100.0), cfg["small_steps"], "fold=100")

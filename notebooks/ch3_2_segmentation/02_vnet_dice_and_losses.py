@@ -332,9 +332,8 @@ for overlap in (0.0, 0.5, 0.75):
 
 # %% tags=["solution", "hide-cell"]
 # Solution 4
-# Full profile only (it trains a 3D network); not in a smoke run, where the
-# full-size V-Net already takes most of the time on a CPU.
-if rt.profile() == "full" and not rt.smoke():
+# Full profile only (it trains a 3D network).
+if rt.profile() == "full":
     rt.seed_everything(0)
     vnet_ce = seg.vnet(1, 3, width=cfg["vnet_width"])
     fit(vnet_ce, loader3d, seg.make_loss("ce"), steps=cfg["vnet_steps"], lr=cfg["lr"],

@@ -70,7 +70,7 @@ cfg = rt.pick(
                batch3d=2, n_crops=1000, slab=4, adv_weight=1.0, val_volumes=4),
     full=dict(steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256), crop=(48, 64, 48),
               batch3d=8, n_crops=8000, slab=8, adv_weight=1.0, val_volumes=8),
-    smoke=dict(batch=2, batch3d=2),  # a smoke run only executes the code path
+    smoke=dict(batch=8, batch3d=2),  # a smoke run only executes the code path
 )
 AXIS, PLANE, NAMES = 0, (64, 64), {1: "anterior", 2: "posterior"}
 for key in ("steps", "batch", "batch3d", "slab"):

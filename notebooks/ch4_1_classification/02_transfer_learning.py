@@ -54,7 +54,6 @@ if "google.colab" in sys.modules:
                    shell=True, check=True)
 
 # %%
-import copy
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -65,7 +64,7 @@ from torch import nn
 
 from corelib import classification as cl
 from corelib import report, runtime as rt, viz
-from corelib.train import fit
+from corelib.train import fit, load_checkpoint, save_checkpoint
 
 report.set_notebook("ch4_1_classification/02_transfer_learning")
 card = rt.run_card(seed=0, datasets=["medmnist", "mni152", "colin27", "head_ct"])
@@ -125,7 +124,10 @@ plt.show()
 # classify. We pretrain one network per source; neither sees a single BreastMNIST label.
 # Ultrasound has an obvious "up", the skin line, so its pretext may be easy; MR/CT crops may be
 # harder. The held-out accuracies below say how far each pretext was learned (chance is
-# $0.25$).
+# $0.25$). Each pretrained network is saved as a checkpoint (`corelib.train.save_checkpoint`,
+# with its pretext accuracy beside the weights), as one keeps a pretraining run to reuse it:
+# every fine-tuning run below starts from the file, never from a network that an earlier run
+# changed.
 
 # %%
 sources = {"MR/CT slices": src_t[:-cfg["n_heldout"]],
@@ -142,12 +144,23 @@ for name, images in sources.items():
     check = rt.cases(held_out[name], 32)  # images the pretext never trained on
     xr, kr = next(iter(cl.RotationStream(check, len(check), 1, seed=99)))
     pretext_acc[name] = float((cl.predict_scores(net, xr).argmax(1) == kr.numpy()).mean())
-    pretrained[name] = net
+    slug = name.lower().replace("/", "-").replace(" ", "-")
+    pretrained[name] = save_checkpoint(
+        report.results_dir() / "checkpoints" / f"rotation-pretext-{slug}.pt", net,
+        source=name, pretext_accuracy=pretext_acc[name])
     print(f"{name}: pretext accuracy on held-out rotations {pretext_acc[name]:.2f}")
 report.glue("pretext_acc_mrct", pretext_acc["MR/CT slices"])
 report.glue("pretext_acc_us", pretext_acc["unlabelled BreastMNIST"])
 report.check(pretext_acc["unlabelled BreastMNIST"] > 0.6,
              "the in-domain rotation pretext is learned well above chance (0.25)")
+
+
+def load_pretrained(source: str) -> nn.Module:
+    """A fresh network with the weights of ``source``'s pretext checkpoint."""
+    net = cl.build_net("resnet18", num_classes=4, width=cfg["width"])
+    extra = load_checkpoint(pretrained[source], net)
+    assert extra["source"] == source
+    return net
 
 # %% [markdown]
 # Held-out pretext accuracy: {glue:text}`pretext_acc_mrct:.2f` for the MR/CT crops,
@@ -193,8 +206,9 @@ for frac in fractions:
         s, h = train_run(cl.build_net("resnet18", width=cfg["width"]), xs, ys, seed,
                          f"{frac:.0%} scratch")
         keep(frac, "from scratch", s, h.best["AUC"], h)
-        for src, net in pretrained.items():
-            tuned = cl.replace_head(copy.deepcopy(net), 2, seed=seed)
+        for src in pretrained:
+            net = load_pretrained(src)
+            tuned = cl.replace_head(load_pretrained(src), 2, seed=seed)
             s, h = train_run(tuned, xs, ys, seed, f"{frac:.0%} fine-tune ({src})")
             keep(frac, f"fine-tuned ({src})", s, h.best["AUC"], h)
             frozen = {"train": cl.deep_features(net, xs),
@@ -322,8 +336,7 @@ report.record({"test AUC": {f"{m} @ {f:.0%}": a
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: four times the pretext steps; runs in the full profile only (quick budget).
-# (A smoke run skips it: it only repeats code paths run above.)
-if rt.profile() == "full" and not rt.smoke():
+if rt.profile() == "full":
     rt.seed_everything(0)
     long_net = cl.build_net("resnet18", num_classes=4, width=cfg["width"])
     n_long = 4 * cfg["pretext_steps"]
@@ -342,10 +355,9 @@ else:
 
 # %% tags=["solution", "hide-cell"]
 # Solution 2: two phases of half the steps each: head only, then every weight.
-# (A smoke run skips it: it only repeats code paths run above.)
-if rt.profile() == "full" and not rt.smoke():
+if rt.profile() == "full":
     idx = torch.as_tensor(cl.stratified_fraction(d["train_labels"], few, seed=0))
-    net = cl.replace_head(copy.deepcopy(pretrained["unlabelled BreastMNIST"]), 2)
+    net = cl.replace_head(load_pretrained("unlabelled BreastMNIST"), 2)
     for trainable in (False, True):
         cl.set_backbone_trainable(net, trainable)
         cl.train_classifier(net, X["train"][idx], Y["train"][idx], X["val"], Y["val"],
@@ -361,7 +373,8 @@ else:
 # %% tags=["solution", "hide-cell"]
 # Solution 3: the frozen features of each source at the smallest fraction, random forest.
 idx = torch.as_tensor(cl.stratified_fraction(d["train_labels"], few, seed=seeds[0]))
-for src, net in pretrained.items():
+for src in pretrained:
+    net = load_pretrained(src)
     frozen = {"train": cl.deep_features(net, X["train"][idx]),
               "val": cl.deep_features(net, X["val"]),
               "test": cl.deep_features(net, X["test"])}

@@ -313,8 +313,7 @@ report.check(auc["ResNet-18 (28) baseline"] > 0.75,
 
 # %% tags=["solution", "hide-cell"]
 # Solution 1: two more trainings; they run in the full profile only (quick budget).
-# (A smoke run skips it: it only repeats code paths run above.)
-if rt.profile() == "full" and not rt.smoke():
+if rt.profile() == "full":
     proto = cl.prototype_difficulty(handcrafted["train"], d["train_labels"])
     for label, diff in (("prototype curriculum", proto),
                         ("anti-curriculum", -difficulty)):
