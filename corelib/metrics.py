@@ -88,16 +88,50 @@ def _slices(a: np.ndarray, b: np.ndarray, axis: int) -> list[tuple[np.ndarray, n
     return list(zip(a, b))
 
 
-def _psnr2(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
+def _psnr2(a: np.ndarray, b: np.ndarray, data_range: float, m: np.ndarray | None = None) -> float:
     from skimage.metrics import peak_signal_noise_ratio
 
+    if m is not None:  # the mean squared error over the pixels inside the mask only
+        mse = float(np.mean((a[m] - b[m]) ** 2))
+        return float("inf") if mse == 0 else float(10 * np.log10(data_range ** 2 / mse))
     if np.array_equal(a, b):
         return float("inf")
     return float(peak_signal_noise_ratio(a, b, data_range=data_range))
 
 
+def _mask(mask: Any, shape: tuple[int, ...], per_slice: bool, axis: int) -> np.ndarray | None:
+    """``mask`` as a boolean array of the image's shape (a slice's shape is broadcast when per_slice)."""
+    if mask is None:
+        return None
+    m = validate.array("mask", mask)
+    if m.dtype.kind not in "bi" or not np.isin(m, (0, 1)).all():
+        raise ValueError(f"mask must hold booleans (or 0/1), got dtype {m.dtype}")
+    m = m.astype(bool)
+    if per_slice and len(shape) == 3:
+        ax = validate.axis("axis", axis, 3)
+        slice_shape = tuple(s for i, s in enumerate(shape) if i != ax)
+        if m.shape == slice_shape:
+            m = np.broadcast_to(np.expand_dims(m, ax), shape)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mask must have the image's shape {tuple(shape)} (or, per slice, one slice's "
+                         f"shape), got {m.shape}")
+    return m
+
+
+def _masked_slices(a: np.ndarray, b: np.ndarray, m: np.ndarray | None,
+                   axis: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    pairs = _slices(a, b, axis)
+    if m is None:
+        return [(x, y, None) for x, y in pairs]
+    ms = list(np.moveaxis(m, axis, 0))
+    if not all(s.any() for s in ms):
+        raise ValueError("mask is empty on at least one slice: nothing to score there")
+    return [(x, y, s) for (x, y), s in zip(pairs, ms)]
+
+
 def psnr(
-    reference: Any, test: Any, data_range: float, *, per_slice: bool = False, axis: int = 0
+    reference: Any, test: Any, data_range: float, *, per_slice: bool = False, axis: int = 0,
+    mask: Any = None,
 ) -> float | np.ndarray:
     """Peak signal-to-noise ratio in dB (scikit-image), ``10 log10(data_range^2 / MSE)``.
 
@@ -106,32 +140,47 @@ def psnr(
     0..255 scored with ``data_range=1``) raises ``ValueError``, as do complex images (take ``np.abs``
     first). Identical images give ``inf``. With ``per_slice=True`` a 3D volume gives
     one value per slice along ``axis`` (a NumPy array).
+
+    ``mask`` (boolean, the image's shape, or one slice's shape with ``per_slice``) restricts the
+    MSE to the pixels inside it, e.g. a CT scanner's field of view: pixels outside neither add
+    error nor count in the mean.
     """
     a, b, dr = _image_pair(reference, test, data_range)
+    m = _mask(mask, a.shape, per_slice, axis)
     if per_slice:
-        return np.array([_psnr2(x, y, dr) for x, y in _slices(a, b, axis)])
-    return _psnr2(a, b, dr)
+        return np.array([_psnr2(x, y, dr, s) for x, y, s in _masked_slices(a, b, m, axis)])
+    if m is not None and not m.any():
+        raise ValueError("mask is empty: nothing to score")
+    return _psnr2(a, b, dr, m)
 
 
 def ssim(
-    reference: Any, test: Any, data_range: float, *, per_slice: bool = False, axis: int = 0, **kwargs: Any
+    reference: Any, test: Any, data_range: float, *, per_slice: bool = False, axis: int = 0,
+    mask: Any = None, **kwargs: Any
 ) -> float | np.ndarray:
     """Structural similarity (scikit-image ``structural_similarity``, its default 7-pixel window).
 
     ``data_range`` is required. 2D images, or 3D volumes (3D SSIM with a 7x7x7 window; every axis
     must be at least 7 long). ``per_slice=True`` gives 2D SSIM for each slice along ``axis``.
+    ``mask`` (as in :func:`psnr`) averages the local SSIM map over the pixels inside it only.
     Extra keyword arguments (e.g. ``gaussian_weights=True``) go to scikit-image.
     """
     from skimage.metrics import structural_similarity
 
     a, b, dr = _image_pair(reference, test, data_range)
+    m = _mask(mask, a.shape, per_slice, axis)
 
-    def one(x: np.ndarray, y: np.ndarray) -> float:
-        return float(structural_similarity(x, y, data_range=dr, **kwargs))
+    def one(x: np.ndarray, y: np.ndarray, s: np.ndarray | None = None) -> float:
+        if s is None:
+            return float(structural_similarity(x, y, data_range=dr, **kwargs))
+        _, local = structural_similarity(x, y, data_range=dr, full=True, **kwargs)
+        return float(local[s].mean())
 
     if per_slice:
-        return np.array([one(x, y) for x, y in _slices(a, b, axis)])
-    return one(a, b)
+        return np.array([one(x, y, s) for x, y, s in _masked_slices(a, b, m, axis)])
+    if m is not None and not m.any():
+        raise ValueError("mask is empty: nothing to score")
+    return one(a, b, m)
 
 
 # ----------------------------------------------------------------------------- segmentation

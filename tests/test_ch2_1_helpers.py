@@ -65,13 +65,17 @@ def test_slice_scores_per_slice_clip_and_mask():
     s = ev.slice_scores(pred, ref, 1.0)
     assert s["PSNR (dB)"].shape == s["SSIM"].shape == (4,)
     np.testing.assert_allclose(s["PSNR (dB)"], metrics.psnr(ref, pred, 1.0, per_slice=True))
-    # outside the mask the prediction does not count
+    # outside the mask the prediction does not count, and only the inside enters the mean
     mask = np.zeros((16, 16), bool)
     mask[4:12, 4:12] = True
     bad = pred.copy()
     bad[:, ~mask] = 10.0
-    np.testing.assert_allclose(ev.slice_scores(bad, ref, 1.0, mask=mask)["PSNR (dB)"],
-                               ev.slice_scores(np.where(mask, pred, ref), ref, 1.0)["PSNR (dB)"])
+    inside = ev.slice_scores(bad, ref, 1.0, mask=mask)
+    np.testing.assert_allclose(inside["PSNR (dB)"],
+                               ev.slice_scores(pred[:, 4:12, 4:12], ref[:, 4:12, 4:12],
+                                               1.0)["PSNR (dB)"])
+    assert (inside["PSNR (dB)"] < ev.slice_scores(np.where(mask, pred, ref), ref,
+                                                  1.0)["PSNR (dB)"]).all()  # no free zeros
     # clipping both images to [0, 1] removes the error above 1
     over = ref.copy()
     over[:, 0, 0] = 5.0
@@ -94,6 +98,47 @@ def test_nlm_slices_reduces_noise():
     assert np.mean((out - clean) ** 2) < 0.5 * np.mean((noisy - clean) ** 2)
     with pytest.raises(ValueError, match="noise_sd"):
         ev.nlm_slices(noisy, 0.0)
+
+
+def test_bm3d_slices_reduces_noise():
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:32, :32]
+    clean = np.stack([np.sin(xx / 5.0) * np.cos(yy / 7.0), np.cos(xx / 6.0)]).astype(np.float32)
+    noisy = clean + rng.normal(0, 0.2, clean.shape).astype(np.float32)
+    out = ev.bm3d_slices(noisy, 0.2)
+    assert out.shape == noisy.shape and out.dtype == np.float32
+    assert np.mean((out - clean) ** 2) < 0.5 * np.mean((noisy - clean) ** 2)
+    with pytest.raises(ValueError, match="sigma"):
+        ev.bm3d_slices(noisy, 0.0)
+    with pytest.raises(ValueError, match=r"\(n, H, W\)"):
+        ev.bm3d_slices(noisy[0], 0.2)
+    with pytest.raises(ValueError, match="x contains"):
+        ev.bm3d_slices(np.where(clean > 0.5, np.nan, noisy), 0.2)
+
+
+def test_tune_on_validation_picks_the_best_grid_value_on_the_validation_slices():
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:32, :32]
+    clean = np.stack([np.sin(xx / 5.0) * np.cos(yy / 7.0)] * 2).astype(np.float32)
+    noisy = clean + rng.normal(0, 0.2, clean.shape).astype(np.float32)
+
+    def score(p, r):
+        return float(ev.slice_scores(p, r, 2.0)["PSNR (dB)"].mean())
+
+    grid = [0.01, 0.2, 5.0]  # far too weak, about right, far too strong
+    best, scores = ev.tune_on_validation(ev.bm3d_slices, grid, noisy, clean, score)
+    assert list(scores) == grid and best == 0.2
+    assert scores[0.2] == pytest.approx(score(ev.bm3d_slices(noisy, 0.2), clean))
+    assert scores[0.2] > max(scores[0.01], scores[5.0])
+    # the choice follows the validation references it is given
+    best_identity, _ = ev.tune_on_validation(ev.bm3d_slices, grid, noisy, noisy, score)
+    assert best_identity == 0.01
+    with pytest.raises(ValueError, match="grid"):
+        ev.tune_on_validation(ev.bm3d_slices, [], noisy, clean, score)
+    with pytest.raises(ValueError, match="repeated"):
+        ev.tune_on_validation(ev.bm3d_slices, [0.2, 0.2], noisy, clean, score)
+    with pytest.raises(ValueError, match="same shape"):
+        ev.tune_on_validation(ev.bm3d_slices, grid, noisy, clean[:1], score)
 
 
 def test_scale_intensity_and_axial_slices():

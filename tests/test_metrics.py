@@ -298,3 +298,29 @@ def test_jacobian_metric_and_training_loss_agree_on_affine_maps():
     metric = m.jacobian_determinant(disp)
     loss_form = jacobian_det(torch.as_tensor(disp)[None]).numpy()[0]
     assert np.allclose(metric, expected) and np.allclose(loss_form, expected)
+
+def test_psnr_and_ssim_inside_a_mask_hand_value():
+    ref = np.zeros((4, 4))
+    test = ref.copy()
+    mask = np.zeros((4, 4), bool)
+    mask[1:3, 1:3] = True  # four pixels count
+    test[1, 1] = test[2, 2] = 0.1  # two of them off by 0.1
+    test[0, 0] = 5.0  # outside: ignored
+    # MSE = 2 * 0.01 / 4 = 0.005 -> 10 log10(1 / 0.005)
+    assert m.psnr(ref, test, 1.0, mask=mask) == pytest.approx(10 * np.log10(200.0))
+    assert m.psnr(ref, np.where(mask, ref, 9.0), 1.0, mask=mask) == float("inf")
+    vol_ref, vol_test = np.stack([ref, ref]), np.stack([test, ref])
+    p = m.psnr(vol_ref, vol_test, 1.0, per_slice=True, mask=mask)  # one slice's mask, broadcast
+    assert p[0] == pytest.approx(10 * np.log10(200.0)) and p[1] == float("inf")
+    big = np.random.default_rng(0).uniform(0, 1, (16, 16))
+    noisy = big + np.random.default_rng(1).normal(0, 0.05, big.shape)
+    full = np.ones((16, 16), bool)
+    _, local = structural_similarity(big, noisy, data_range=1.0, full=True)
+    assert m.ssim(big, noisy, 1.0, mask=full) == pytest.approx(local.mean())
+    assert m.psnr(big, noisy, 1.0, mask=full) == pytest.approx(m.psnr(big, noisy, 1.0))
+    with pytest.raises(ValueError, match="mask must have"):
+        m.psnr(ref, test, 1.0, mask=np.ones((3, 3), bool))
+    with pytest.raises(ValueError, match="mask is empty"):
+        m.psnr(ref, test, 1.0, mask=np.zeros((4, 4), bool))
+    with pytest.raises(ValueError, match="booleans"):
+        m.psnr(ref, test, 1.0, mask=np.full((4, 4), 0.5))

@@ -5,21 +5,24 @@
 - :func:`predict_slices`: a 2D network applied to a stack of slices in small batches;
 - :func:`slice_scores`: PSNR and SSIM per slice (one value per test case, what
   :func:`corelib.report.compare` needs), optionally clipped and restricted to a field of view;
-- :func:`nlm_slices`: the non-local means baseline (scikit-image) applied slice by slice;
+- :func:`nlm_slices` and :func:`bm3d_slices`: the classical non-local means (scikit-image) and
+  BM3D (the reference ``bm3d`` package) baselines applied slice by slice;
+- :func:`tune_on_validation`: a classical filter's parameter chosen from a small grid by its
+  score on validation slices;
 - :func:`scale_intensity` and :func:`axial_slices`: MR intensities scaled by a high percentile,
   and a stack of axial slices cut from an (x, y, z) volume.
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from corelib import validate
 
-__all__ = ["PairPatches", "predict_slices", "slice_scores", "nlm_slices", "scale_intensity",
-           "axial_slices"]
+__all__ = ["PairPatches", "predict_slices", "slice_scores", "nlm_slices", "bm3d_slices",
+           "tune_on_validation", "scale_intensity", "axial_slices"]
 
 
 def _stack(a: np.ndarray, name: str) -> np.ndarray:
@@ -90,7 +93,8 @@ def slice_scores(pred: np.ndarray, ref: np.ndarray, data_range: float,
     """PSNR (dB) and SSIM of each slice of ``pred`` against ``ref``: ``{"PSNR (dB)": (n,), "SSIM": (n,)}``.
 
     ``clip=(lo, hi)`` clips both images first (e.g. a HU window); ``mask`` (H, W) keeps a field of
-    view: outside it the prediction is replaced by the reference, so only the inside counts.
+    view: only the pixels inside it count (PSNR: the mean squared error over them; SSIM: the mean
+    of the local SSIM map over them), so pixels outside neither add error nor dilute the mean.
     """
     from corelib import metrics
 
@@ -107,9 +111,10 @@ def slice_scores(pred: np.ndarray, ref: np.ndarray, data_range: float,
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != r.shape[1:]:
             raise ValueError(f"mask must have the slice shape {r.shape[1:]}, got {mask.shape}")
-        p = np.where(mask, p, r)
-    return {"PSNR (dB)": np.asarray(metrics.psnr(r, p, data_range, per_slice=True), dtype=float),
-            "SSIM": np.asarray(metrics.ssim(r, p, data_range, per_slice=True), dtype=float)}
+    return {"PSNR (dB)": np.asarray(metrics.psnr(r, p, data_range, per_slice=True, mask=mask),
+                                    dtype=float),
+            "SSIM": np.asarray(metrics.ssim(r, p, data_range, per_slice=True, mask=mask),
+                               dtype=float)}
 
 
 def nlm_slices(x: np.ndarray, noise_sd: float, h: float = 0.8, patch_size: int = 5,
@@ -126,6 +131,50 @@ def nlm_slices(x: np.ndarray, noise_sd: float, h: float = 0.8, patch_size: int =
     return np.stack([denoise_nl_means(s, h=h * noise_sd, sigma=noise_sd, patch_size=patch_size,
                                       patch_distance=patch_distance, fast_mode=True)
                      for s in x]).astype(np.float32)
+
+
+def bm3d_slices(x: np.ndarray, sigma: float) -> np.ndarray:
+    """BM3D (Dabov et al. 2007, "Image denoising by sparse 3-D transform-domain collaborative
+    filtering", IEEE TIP 16(8)) on each slice of ``x``, with the reference implementation (the
+    ``bm3d`` package of Tampere University, both stages: hard thresholding, then Wiener filtering).
+
+    ``sigma`` is the standard deviation of additive white Gaussian noise that BM3D assumes, in the
+    units of ``x`` (e.g. HU). Noise in an FBP image is neither white nor Gaussian, so treat
+    ``sigma`` as the filter's strength and choose it on validation data
+    (:func:`tune_on_validation`). The package's default profile (``"np"``). Returns float32
+    (n, H, W).
+    """
+    import bm3d
+
+    x = _stack(x, "x")
+    validate.finite_array("x", x)
+    sigma = validate.positive("sigma", sigma)
+    return np.stack([np.asarray(bm3d.bm3d(s, sigma)).reshape(s.shape)
+                     for s in x.astype(np.float64)]).astype(np.float32)
+
+
+def tune_on_validation(denoise: Callable[[np.ndarray, Any], np.ndarray], grid: Sequence[Any],
+                       x_val: np.ndarray, ref_val: np.ndarray,
+                       score: Callable[[np.ndarray, np.ndarray], float]) -> tuple[Any, dict[Any, float]]:
+    """The value of ``grid`` whose ``denoise(x_val, value)`` scores best against ``ref_val``.
+
+    ``score(pred, ref)`` returns one number, higher is better (e.g. the mean PSNR over the
+    validation slices). Returns ``(best value, {value: score})``; ties go to the earlier value.
+    Only validation slices are seen: the test slices stay untouched until the final table.
+    """
+    grid = list(validate.distinct("grid", validate.nonempty("grid", grid)))
+    x_val, ref_val = _stack(x_val, "x_val"), _stack(ref_val, "ref_val")
+    validate.same_shape(("x_val", "ref_val"), x_val, ref_val)
+    if not callable(denoise) or not callable(score):
+        raise validate.ArgumentTypeError("denoise and score must be callables")
+    scores = {}
+    for value in grid:
+        s = float(score(denoise(x_val, value), ref_val))
+        if not np.isfinite(s):
+            raise ValueError(f"score is {s} for {value!r}: it must be a finite number")
+        scores[value] = s
+    best = max(grid, key=lambda v: scores[v])
+    return best, scores
 
 
 def scale_intensity(volume: np.ndarray, percentile: float = 99.9, top: float = 1.2) -> np.ndarray:
