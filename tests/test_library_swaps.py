@@ -1,0 +1,152 @@
+"""Library swaps of issue 10 §4: each corelib function that now calls a well-kept library is checked
+against the hand-written code it replaced (kept here as the oracle, so the equivalence stays
+tested), and each hand-written function that was kept is checked against the library where they
+agree, with the difference that kept it pinned down.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+import corelib.segmentation as seg
+from corelib import metrics
+from corelib.classification import attention
+from corelib.registration import data as reg_data
+from corelib.registration import learned, losses as reg_losses
+from corelib.restoration import superres
+from corelib.segmentation import atlas, volumes
+
+
+# ------------------------------------------------------------------ swapped: KeepLargestConnectedComponent
+def _old_keep_largest(lab: np.ndarray, n: int, classes=None) -> np.ndarray:
+    out = lab.copy()
+    structure = np.ones((3,) * lab.ndim, bool)
+    for c in (np.unique(lab[lab != 0]) if classes is None else classes):
+        pieces, count = ndimage.label(lab == c, structure)
+        if count <= n:
+            continue
+        sizes = np.bincount(pieces.ravel())[1:]
+        keep = np.argsort(sizes)[::-1][:n] + 1
+        out[(pieces > 0) & ~np.isin(pieces, keep)] = 0
+    return out
+
+
+def _speckle(rng, shape, p1=0.1, p2=0.05) -> np.ndarray:
+    u = rng.random(shape)
+    return np.where(u < p1, 1, np.where(u < p1 + p2, 2, 0)).astype(np.int64)
+
+
+def _tie_at_cut(lab: np.ndarray, n: int) -> bool:
+    for c in np.unique(lab[lab != 0]):
+        pieces, k = ndimage.label(lab == c, np.ones((3,) * lab.ndim, bool))
+        s = np.sort(np.bincount(pieces.ravel())[1:])[::-1]
+        if k > n and s[n - 1] == s[n]:
+            return True
+    return False
+
+
+def test_keep_largest_components_matches_replaced_code_except_ties():
+    """MONAI's transform keeps the same pieces as the scipy version whenever no two pieces tie at
+    the n-th place; at a tie it may keep another of the tied pieces (same voxel count)."""
+    rng = np.random.default_rng(0)
+    compared = ties = 0
+    for trial in range(120):
+        shape = [(20, 17, 23), (31, 30), (8, 9, 10), (1, 12, 5)][trial % 4]
+        lab = _speckle(rng, shape, p1=[0.05, 0.1, 0.2][trial % 3])
+        n = 1 + trial % 3
+        new, old = seg.keep_largest_components(lab, n=n), _old_keep_largest(lab, n)
+        if _tie_at_cut(lab, n):
+            ties += 1
+            for c in (1, 2):
+                assert (new == c).sum() == (old == c).sum()
+        else:
+            compared += 1
+            assert np.array_equal(new, old)
+    assert compared > 20 and ties > 0   # both branches exercised
+
+
+def test_keep_largest_components_leaves_input_and_dtype_alone():
+    lab = np.zeros((10, 10, 10), np.uint8)
+    lab[1:3, 1:3, 1:3] = 1
+    lab[6:9, 6:9, 6:9] = 1
+    lab[0, 9, 0] = 2
+    before = lab.copy()
+    out = seg.keep_largest_components(lab, n=1)
+    assert np.array_equal(lab, before)                    # MONAI edits its input in place: not ours
+    assert out.dtype == np.uint8 and (out == 1).sum() == 27 and (out == 2).sum() == 1
+    assert np.array_equal(seg.keep_largest_components(np.zeros((4, 4), np.int64)), np.zeros((4, 4)))
+    boolean = np.zeros((6, 6), bool)
+    boolean[0, 0] = boolean[3:5, 3:5] = True
+    kept = seg.keep_largest_components(boolean)
+    assert kept.dtype == bool and kept.sum() == 4 and not kept[0, 0]
+
+
+# ------------------------------------------------------------------ swapped: SliceInferer
+@torch.no_grad()
+def _old_predict_2d(model, volume, axis=2, plane=None, batch=64) -> torch.Tensor:
+    model.eval()
+    v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
+    s = v.movedim(axis, 0)[:, None]
+    s, cut = volumes._pad_plane(s, plane)
+    out = torch.cat([torch.softmax(model(s[i:i + batch]).float(), 1) for i in range(0, len(s), batch)])
+    out = out[(slice(None), slice(None), *cut)]
+    return out.movedim(1, 0).movedim(1, axis + 1)
+
+
+@pytest.mark.parametrize("make", [lambda: seg.unet(2, 1, 3, channels=(4, 8)), lambda: seg.fcn(2, 1, 3)])
+def test_predict_2d_is_bitwise_the_replaced_loop(make):
+    torch.manual_seed(0)
+    net = make()
+    net.train()
+    with torch.no_grad():                    # batch-norm statistics away from their defaults
+        net(torch.randn(6, 1, 16, 16))
+    rng = np.random.default_rng(1)
+    for shape, axis, plane, batch in [((6, 10, 9), 2, None, 64), ((7, 11, 9), 0, (12, 12), 64),
+                                      ((7, 11, 9), 1, (8, 12), 3), ((5, 13, 10), 2, (16, 16), 2)]:
+        vol = rng.normal(size=shape).astype(np.float32)
+        new = seg.predict_2d(net, vol, axis, plane, batch)
+        assert new.shape == (3, *shape) and new.dtype == torch.float32
+        assert torch.equal(new, _old_predict_2d(net, vol, axis, plane, batch))
+    with pytest.raises(ValueError, match="do not fit"):
+        seg.predict_2d(net, np.zeros((4, 9, 9), np.float32), 0, plane=(8, 12))
+
+
+# ------------------------------------------------------------------ swapped: DeepSupervisionLoss
+def _old_deep_supervision(loss, weights=None):
+    def f(outputs, target):
+        w = list(weights) if weights is not None else [0.5 ** i for i in range(len(outputs))]
+        return sum(wi * loss(o, target) for wi, o in zip(w, outputs)) / sum(w)
+    return f
+
+
+@pytest.mark.parametrize("name", ["ce", "dice", "dicece", "focal", "combo"])
+def test_deep_supervision_is_bitwise_the_replaced_sum(name):
+    torch.manual_seed(0)
+    base = seg.make_loss(name)
+    y = torch.randint(0, 3, (2, 12, 10))
+    for weights in (None, [1.0, 0.3, 0.2]):
+        outs = [torch.randn(2, 3, 12, 10, requires_grad=True) for _ in range(3)]
+        new = seg.deep_supervision(base, weights)(outs, y)
+        grads = torch.autograd.grad(new, outs)
+        old = _old_deep_supervision(base, weights)(outs, y)
+        assert torch.equal(new, old)
+        assert all(torch.equal(a, b) for a, b in zip(grads, torch.autograd.grad(old, outs)))
+        assert torch.equal(seg.deep_supervision(base, weights)(outs, y[:, None]), old)   # (B, 1, ...) too
+
+
+def test_deep_supervision_hand_value_and_plain_loss():
+    out = [torch.zeros(1, 2, 3, 3), torch.ones(1, 2, 3, 3)]
+    target = torch.zeros(1, 3, 3, dtype=torch.long)
+    ce = torch.nn.CrossEntropyLoss()             # a loss that wants (B, *spatial) targets
+    # logits equal across the two classes: CE = log 2 for both outputs, whatever the weights
+    assert float(seg.deep_supervision(ce)(out, target)) == pytest.approx(np.log(2))
+    mse = lambda o, t: ((o[:, :1] - t.float()[:, None]) ** 2).mean()  # noqa: E731
+    # outputs 0 and 1 against target 0: (1 * 0 + 0.5 * 1) / 1.5
+    assert float(seg.deep_supervision(mse)(out, target)) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="spatial size"):
+        seg.deep_supervision(ce)([torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 2, 2)], target)
