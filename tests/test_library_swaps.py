@@ -150,3 +150,86 @@ def test_deep_supervision_hand_value_and_plain_loss():
     assert float(seg.deep_supervision(mse)(out, target)) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="spatial size"):
         seg.deep_supervision(ce)([torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 2, 2)], target)
+
+
+# ------------------------------------------------------------------ swapped: networks.utils.one_hot
+def test_one_hot_is_the_replaced_code():
+    for shape in [(2, 1, 5, 7), (1, 1, 3, 4, 5), (3, 1, 1, 1)]:
+        lab = torch.randint(0, 4, shape)
+        new = learned.one_hot(lab, 4)
+        assert new.dtype == torch.float32
+        assert torch.equal(new, F.one_hot(lab[:, 0], 4).movedim(-1, 1).float())
+    lab = torch.tensor([[[[0, 2], [1, 0]]]])
+    assert learned.one_hot(lab, 3)[0, :, 0, 1].tolist() == [0.0, 0.0, 1.0]
+
+
+# ------------------------------------------------------------------ swapped: block_reduce
+def _old_block_mean(a: np.ndarray, factor: int, axes) -> np.ndarray:
+    for ax in axes:
+        shape = a.shape[:ax] + (a.shape[ax] // factor, factor) + a.shape[ax + 1:]
+        a = a.reshape(shape).mean(axis=ax + 1)
+    return a
+
+
+def test_block_mean_matches_replaced_code():
+    rng = np.random.default_rng(0)
+    assert superres._block_mean(np.array([[1.0, 2.0], [3.0, 4.0]]), 2, (0, 1)).tolist() == [[2.5]]
+    for shape, f, axes in [((64, 64), 2, (0, 1)), ((30, 48, 36), 3, (0, 1, 2)), ((5, 32, 32), 4, (1, 2)),
+                           ((12, 7), 3, (0,)), ((8, 8), 1, (0, 1))]:
+        a = rng.normal(size=shape) * 1000
+        new, old = superres._block_mean(a, f, axes), _old_block_mean(a, f, axes)
+        assert new.shape == old.shape
+        assert np.abs(new - old).max() <= 1e-12 * np.abs(a).max()      # float64 summation order only
+        assert np.array_equal(new.astype(np.float32), old.astype(np.float32))   # what callers return
+    img = rng.normal(size=(96, 80)).astype(np.float32)
+    old = _old_block_mean(ndimage.gaussian_filter(img.astype(np.float64), 1.0, mode="reflect"), 2, (0, 1))
+    assert np.array_equal(superres.blur_downsample(img, 2), old.astype(np.float32))
+
+
+# ------------------------------------------------------------------ swapped: scikit-learn metrics
+def _old_sens_spec_f1(t, p) -> dict[str, float]:
+    t, p = np.asarray(t).astype(bool).ravel(), np.asarray(p).astype(bool).ravel()
+    tp, tn = int(np.sum(t & p)), int(np.sum(~t & ~p))
+    fp, fn = int(np.sum(~t & p)), int(np.sum(t & ~p))
+
+    def ratio(a, b):
+        return a / b if b else float("nan")
+    return {"sensitivity": ratio(tp, tp + fn), "specificity": ratio(tn, tn + fp), "f1": ratio(2 * tp, 2 * tp + fp + fn)}
+
+
+def test_sens_spec_f1_matches_replaced_counts():
+    rng = np.random.default_rng(0)
+    cases = [(rng.integers(0, 2, n), rng.integers(0, 2, n)) for n in (2, 7, 50, 333)]
+    cases += [(np.zeros(5, int), np.zeros(5, int)), (np.ones(4, int), np.ones(4, int)),
+              (np.ones(3, int), np.zeros(3, int)), (np.zeros(3, int), np.ones(3, int))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")             # zero_division=nan: no warning on empty ratios
+        for t, p in cases:
+            new, old = metrics.sens_spec_f1(t, p), _old_sens_spec_f1(t, p)
+            for k in old:
+                assert (np.isnan(new[k]) and np.isnan(old[k])) or new[k] == pytest.approx(old[k], abs=1e-15)
+
+
+# ------------------------------------------------------------------ swapped: nibabel resample_from_to
+def _old_resample(a, A, R, shape, order):
+    m = np.linalg.inv(A) @ R
+    if order == 0:
+        return ndimage.affine_transform(a, m[:3, :3], m[:3, 3], output_shape=shape, order=0, cval=0)
+    src = a.astype(np.float32)
+    sigma = np.maximum(np.linalg.norm(m[:3, :3], axis=1) - 1, 0) / 2
+    if sigma.any():
+        src = ndimage.gaussian_filter(src, sigma)
+    return ndimage.affine_transform(src, m[:3, :3], m[:3, 3], output_shape=shape, order=1, cval=0.0)
+
+
+def test_resample_to_grid_is_bitwise_the_replaced_code():
+    rng = np.random.default_rng(0)
+    A = np.diag([2.0, 2.0, 2.0, 1.0])
+    A[:3, 3] = [-20, -30, -10]
+    R = np.array([[1.5, 0.1, 0, -15], [0, 1.5, 0, -25], [0.05, 0, 1.0, -8], [0, 0, 0, 1]])
+    img = rng.normal(size=(20, 24, 18)).astype(np.float32)
+    lab = rng.integers(0, 5, (20, 24, 18)).astype(np.int64)
+    for a, order, src, ref in [(img, 1, A, R), (lab, 0, A, R), (img, 1, R, A), (lab, 0, R, A), (img, 0, A, A)]:
+        new = atlas.resample_to_grid(a, src, ref, (30, 28, 22), order=order)
+        old = _old_resample(a, src, ref, (30, 28, 22), order)
+        assert new.dtype == old.dtype and np.array_equal(new, old)
