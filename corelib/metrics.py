@@ -166,6 +166,8 @@ def dice_per_class(
     ``target`` that is neither 0 nor one of the labels raises ``ValueError``.
     When a class is absent from both maps, Dice is undefined: ``empty="nan"`` (default) returns NaN,
     so that ``np.nanmean`` skips it (MONAI's ``ignore_empty``); ``empty="one"`` returns 1.0.
+    Kept by hand: scikit-learn's ``f1_score(average=None)`` gives the same numbers (tested) about
+    ten times slower on a volume, and validation calls this after every few training steps.
     """
     if empty not in ("nan", "one"):
         raise ValueError(f"empty must be 'nan' or 'one', got {empty!r}")

@@ -233,3 +233,65 @@ def test_resample_to_grid_is_bitwise_the_replaced_code():
         new = atlas.resample_to_grid(a, src, ref, (30, 28, 22), order=order)
         old = _old_resample(a, src, ref, (30, 28, 22), order)
         assert new.dtype == old.dtype and np.array_equal(new, old)
+
+
+# ------------------------------------------------------------------ kept: Grad-CAM teaches the method
+def test_gradcam_agrees_with_monai_for_one_class():
+    from monai.visualize import GradCAM
+
+    from corelib.classification import build_net
+
+    for attention_branch in (False, True):
+        torch.manual_seed(0)
+        net = build_net("resnet18", width=0.125, attention=attention_branch)
+        x = torch.rand(3, 1, 28, 28)
+        name = next(n for n, m in net.named_modules() if m is net.cam_layer)
+
+        def by_max(m):
+            return m / m.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1, 1)
+
+        cam = GradCAM(net, target_layers=name, postprocessing=by_max)
+        for c in (0, 1):
+            ours = attention.gradcam(net, x, target=c)
+            theirs = cam(x, class_idx=c)[:, 0].detach()
+            assert float(ours.max()) > 0
+            assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+# ------------------------------------------------------------------ kept: Dice, faster by hand than scikit-learn
+def test_dice_per_class_kept_equals_sklearn_f1():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    t = rng.integers(0, 3, (12, 14, 9))
+    p = np.where(rng.random(t.shape) < 0.7, t, rng.integers(0, 3, t.shape))
+    ours = metrics.dice_per_class(p, t, [1, 2])
+    theirs = f1_score(t.ravel(), p.ravel(), labels=[1, 2], average=None, zero_division=np.nan)
+    assert [ours[1], ours[2]] == pytest.approx(list(theirs), abs=1e-12)
+    assert np.isnan(metrics.dice_per_class(np.zeros((3, 3), int), np.zeros((3, 3), int), [1])[1])
+
+
+# ------------------------------------------------------------------ kept: the library differs
+def test_pad_or_crop_kept_monai_crops_even_to_odd_one_later():
+    from monai.transforms import ResizeWithPadOrCrop
+
+    rng = np.random.default_rng(0)
+    for s, t in [((5, 7), (8, 8)), ((5, 5), (2, 2)), ((4, 4), (4, 4)), ((7, 9), (3, 5))]:
+        a = rng.normal(size=s).astype(np.float32)      # pads, and crops odd -> any: the same
+        assert np.array_equal(reg_data.pad_or_crop(a, t), np.asarray(ResizeWithPadOrCrop(t)(a[None]))[0])
+    a = np.arange(6.0)
+    assert reg_data.pad_or_crop(a, (3,)).tolist() == [1.0, 2.0, 3.0]          # centre of 0..5
+    assert np.asarray(ResizeWithPadOrCrop((3,))(a[None]))[0].tolist() == [2.0, 3.0, 4.0]
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence:UserWarning")
+def test_gradient_smoothness_kept_monai_diffusion_uses_central_differences():
+    from monai.losses import DiffusionLoss
+
+    x = torch.arange(8.0)
+    ramp = torch.stack([x[:, None].expand(8, 8), torch.zeros(8, 8)])[None]   # u = (x, 0)
+    assert float(reg_losses.gradient_smoothness(ramp)) == pytest.approx(1 / 4)  # (1/2 + 0) / 2 axes
+    zigzag = torch.zeros(1, 2, 8, 8)
+    zigzag[0, 0, ::2] = 1.0             # alternating rows: forward differences 1, central 0
+    assert float(reg_losses.gradient_smoothness(zigzag)) > 0.2
+    assert float(DiffusionLoss()(zigzag)) == 0.0
