@@ -44,6 +44,11 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor | None
     Selvaraju et al. (2017). ``layer`` defaults to ``model.cam_layer``; ``target`` is a class index
     (or one per image; default: the predicted class). Maps are upsampled (bilinear) to the input
     size and scaled to [0, 1] per image (an all-zero map stays zero). The model is left unchanged.
+
+    Written by hand because 4.1c teaches the method (hook, gradient, channel weights, ReLU). It
+    agrees with MONAI's ``visualize.GradCAM`` given one class index and divided by its maximum
+    (``tests/test_library_swaps.py``); MONAI's defaults differ: its normaliser maps (min, max) to
+    (1, 0), and its default class (``logits[:, argmax]``) mixes the images of a batch.
     """
     layer = layer if layer is not None else getattr(model, "cam_layer", None)
     if layer is None:

@@ -181,7 +181,12 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_val: 
 
 
 def stratified_fraction(y: Any, fraction: float, seed: int = 0, min_per_class: int = 2) -> np.ndarray:
-    """Indices of a class-stratified random subset holding ``fraction`` of the samples (at least ``min_per_class`` each)."""
+    """Indices of a class-stratified random subset holding ``fraction`` of the samples (at least ``min_per_class`` each).
+
+    Kept by hand rather than ``sklearn.model_selection.train_test_split(stratify=y)``: that draws
+    from another random stream (so other subsets, and other 4.1b numbers), rounds the class counts
+    its own way and has no ``min_per_class`` floor.
+    """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
     validate.positive_int("min_per_class", min_per_class)

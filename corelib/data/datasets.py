@@ -21,6 +21,10 @@ def split_by_subject(ids: Sequence[str], fractions: Sequence[float] = (0.7, 0.15
 
     ``fractions`` must be three non-negative numbers summing to 1 (at least one positive). Each
     split with a non-zero fraction gets at least one id when there are enough ids.
+
+    Kept by hand rather than two calls of ``sklearn.model_selection.train_test_split``: those
+    draw another permutation and round the split sizes differently, so every notebook's subject
+    split (and its numbers) would change; subjects carry no class label to stratify by here.
     """
     validate.nonempty("ids", ids)  # an empty list is not a split
     validate.integer("seed", seed, min=0)

@@ -11,7 +11,11 @@ __all__ = ["pad_or_crop", "hippocampus_pairs", "make_pairs", "hippocampus_experi
 
 
 def pad_or_crop(a: np.ndarray, shape: Sequence[int], value: float = 0.0) -> np.ndarray:
-    """Centre-pad (with ``value``) or centre-crop ``a`` to ``shape``."""
+    """Centre-pad (with ``value``) or centre-crop ``a`` to ``shape``.
+
+    Kept by hand: MONAI's ``ResizeWithPadOrCrop`` pads the same way but crops one voxel later
+    when an even size is cut to an odd one (its centre is ``n // 2``), which would move the
+    registration images."""
     validate.int_sizes("shape", tuple(shape), len(shape), min=1)
     a = np.asarray(a)
     if a.ndim != len(shape):

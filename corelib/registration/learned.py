@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from monai.networks.blocks import DVF2DDF, Warp
 from monai.networks.nets import UNet
+from monai.networks.utils import one_hot as monai_one_hot
 from torch import nn
 
 from corelib import validate
@@ -111,15 +112,17 @@ class RegNet(nn.Module):
 
 
 def one_hot(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """``(B, 1, *spatial)`` integer labels -> ``(B, num_classes, *spatial)`` float one-hot."""
+    """``(B, 1, *spatial)`` integer labels -> ``(B, num_classes, *spatial)`` float one-hot.
+
+    MONAI's ``networks.utils.one_hot`` after the checks (which MONAI does not make: an
+    out-of-range label would fail inside its ``scatter_``)."""
     if labels.ndim < 3 or labels.shape[1] != 1:
         raise ValueError(f"labels must be (B, 1, *spatial), got {tuple(labels.shape)}")
     validate.positive_int("num_classes", num_classes)
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"labels hold values {int(labels.min())}..{int(labels.max())}, outside the "
                          f"num_classes={num_classes} classes 0..{num_classes - 1}")
-    oh = F.one_hot(labels[:, 0].long(), num_classes)
-    return oh.movedim(-1, 1).float()
+    return monai_one_hot(labels.long(), num_classes, dtype=torch.float32, dim=1)
 
 
 def rigid_displacement(params: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:

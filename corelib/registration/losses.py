@@ -40,7 +40,10 @@ def ncc(warped: torch.Tensor, fixed: torch.Tensor, kernel_size: int = 7) -> torc
 
 
 def gradient_smoothness(disp: torch.Tensor) -> torch.Tensor:
-    """Diffusion regulariser: mean squared forward difference of the field (VoxelMorph [69])."""
+    """Diffusion regulariser: mean squared forward difference of the field (VoxelMorph [69]).
+
+    Kept by hand: MONAI's ``DiffusionLoss`` takes central differences on the interior voxels
+    (half the step, other weights), a different number that would change every trained field."""
     n = _check_field(disp)
     return sum(torch.diff(disp, dim=2 + i).pow(2).mean() for i in range(n)) / n
 

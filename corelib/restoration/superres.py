@@ -119,10 +119,12 @@ def _check_array(img: np.ndarray, factor: int, axes: tuple[int, ...]) -> np.ndar
 
 
 def _block_mean(a: np.ndarray, factor: int, axes: tuple[int, ...]) -> np.ndarray:
-    for ax in axes:
-        shape = a.shape[:ax] + (a.shape[ax] // factor, factor) + a.shape[ax + 1:]
-        a = a.reshape(shape).mean(axis=ax + 1)
-    return a
+    """Mean over ``factor``-long blocks along ``axes`` (lengths checked to be multiples):
+    scikit-image's ``block_reduce``."""
+    from skimage.measure import block_reduce
+
+    axes = {ax % a.ndim for ax in axes}
+    return block_reduce(a, tuple(factor if i in axes else 1 for i in range(a.ndim)), np.mean)
 
 
 def blur_downsample(img: np.ndarray, factor: int, sigma: float | None = None,

@@ -100,7 +100,14 @@ def resample_to_grid(array: Any, affine: Any, ref_affine: Any, ref_shape: Sequen
     ``order`` 0 (nearest, for label maps: values are kept) or 1 (linear; when the target voxels are
     larger, the source is first smoothed with a Gaussian of sigma ``(ratio - 1) / 2`` voxels, the
     anti-aliasing rule of scikit-image's ``rescale``). Outside the source: 0.
+
+    The resampling itself is nibabel's ``processing.resample_from_to`` (the same
+    ``scipy.ndimage.affine_transform`` call the hand-written version made, bit for bit,
+    ``tests/test_library_swaps.py``); the anti-aliasing blur before it is this function's own.
     """
+    import nibabel as nib
+    from nibabel.processing import resample_from_to
+
     a = _volume(array, "array")
     A, R = np.asarray(affine, float), np.asarray(ref_affine, float)
     if A.shape != (4, 4) or R.shape != (4, 4):
@@ -114,15 +121,18 @@ def resample_to_grid(array: Any, affine: Any, ref_affine: Any, ref_shape: Sequen
     shape = tuple(int(s) for s in ref_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"ref_shape must be three positive sizes, got {tuple(ref_shape)}")
-    m = np.linalg.inv(A) @ R                        # reference voxel -> source voxel
-    if order == 0:
-        return ndimage.affine_transform(a, m[:3, :3], m[:3, 3], output_shape=shape, order=0, cval=0)
-    src = a.astype(np.float32)
-    ratio = np.linalg.norm(m[:3, :3], axis=1)       # source voxels per reference voxel, per source axis
-    sigma = np.maximum(ratio - 1, 0) / 2
-    if sigma.any():
-        src = ndimage.gaussian_filter(src, sigma)
-    return ndimage.affine_transform(src, m[:3, :3], m[:3, 3], output_shape=shape, order=1, cval=0.0)
+    src = a
+    if order == 1:
+        m = np.linalg.inv(A) @ R                    # reference voxel -> source voxel
+        ratio = np.linalg.norm(m[:3, :3], axis=1)   # source voxels per reference voxel, per source axis
+        sigma = np.maximum(ratio - 1, 0) / 2
+        src = a.astype(np.float32)
+        if sigma.any():
+            src = ndimage.gaussian_filter(src, sigma)
+    # a plain SpatialImage: no NIfTI header, so any dtype (int64 labels too) passes unchanged
+    out = resample_from_to(nib.spatialimages.SpatialImage(src, A), (shape, R), order=order,
+                           mode="constant", cval=0.0)
+    return np.asarray(out.dataobj)
 
 
 def structure_box(mask: Any, margin: int = 8, multiple: int = 8) -> tuple[slice, ...]:

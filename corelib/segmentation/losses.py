@@ -116,12 +116,30 @@ def make_loss(name: str, *, combo_alpha: float = 0.5, combo_beta: float = 0.7,
     raise ValueError(f"unknown loss {name!r}; choose one of {LOSSES}")
 
 
+class _ChannelTarget(nn.Module):
+    """Give ``loss`` the target as it came: MONAI's ``DeepSupervisionLoss`` compares the spatial
+    shape of each output with ``target.shape[2:]``, so a ``(B, *spatial)`` map travels as
+    ``(B, 1, *spatial)`` and loses the added axis again here."""
+
+    def __init__(self, loss: Callable[..., torch.Tensor], added: bool):
+        super().__init__()
+        self.loss, self.added = loss, added
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.loss(output, target[:, 0] if self.added else target)
+
+
 def deep_supervision(loss: nn.Module, weights: Sequence[float] | None = None) -> Callable[..., torch.Tensor]:
     """Loss for a list of outputs (UNet++ deep supervision [83]): weighted mean of ``loss`` over them.
 
-    Default weights halve with each coarser output, as MONAI's ``DeepSupervisionLoss("exp")``.
-    A single tensor is passed straight to ``loss``.
+    Default weights halve with each coarser output, as MONAI's ``DeepSupervisionLoss("exp")``
+    (without its floor of 1/16 from the sixth output on). A single tensor is passed straight to
+    ``loss``. MONAI's ``DeepSupervisionLoss`` forms the weighted sum; dividing by the sum of the
+    weights keeps the loss on the scale of one output (bit for bit the hand-written sum it
+    replaced, ``tests/test_library_swaps.py``). Outputs must have the target's spatial size.
     """
+    from monai.losses import DeepSupervisionLoss
+
     if weights is not None:
         for w in validate.nonempty("weights", list(weights)):
             validate.nonnegative("weights", w)
@@ -131,9 +149,19 @@ def deep_supervision(loss: nn.Module, weights: Sequence[float] | None = None) ->
     def f(outputs, target: torch.Tensor) -> torch.Tensor:
         if isinstance(outputs, torch.Tensor):
             return loss(outputs, target)
-        w = list(weights) if weights is not None else [0.5 ** i for i in range(len(outputs))]
+        w = [float(x) for x in weights] if weights is not None else [0.5 ** i for i in range(len(outputs))]
         if len(w) != len(outputs):
             raise ValueError(f"{len(outputs)} outputs but {len(w)} weights")
-        return sum(wi * loss(o, target) for wi, o in zip(w, outputs)) / sum(w)
+        for k, o in enumerate(outputs):
+            if o.ndim not in (target.ndim, target.ndim + 1) or o.shape[2:] != outputs[0].shape[2:]:
+                raise ValueError(f"output {k} has shape {tuple(o.shape)}; every output needs the "
+                                 f"spatial size of output 0, {tuple(outputs[0].shape[2:])}")
+        added = target.ndim == outputs[0].ndim - 1
+        t = target[:, None] if added else target
+        if t.shape[2:] != outputs[0].shape[2:]:
+            raise ValueError(f"target shape {tuple(target.shape)} does not match the outputs' spatial "
+                             f"size {tuple(outputs[0].shape[2:])}")
+        ds = DeepSupervisionLoss(_ChannelTarget(loss, added), weights=w)
+        return ds(list(outputs), t) / sum(w)
 
     return f

@@ -139,7 +139,12 @@ def slice_stack(pv: PaddedVolumes, axes: Sequence[int] = (2,), plane: Sequence[i
 def random_crops(pv: PaddedVolumes, size: Sequence[int], n: int, seed: int = 0,
                  fg_fraction: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random 3D crops ``(n, 1, *size)``: a ``fg_fraction`` of them centred near a labelled
-    voxel (as MONAI's ``RandCropByPosNegLabel``), the rest anywhere. Seeded."""
+    voxel (as MONAI's ``RandCropByPosNegLabel``), the rest anywhere. Seeded.
+
+    Kept by hand rather than calling ``RandCropByPosNegLabel``: MONAI crops one volume at a time
+    from its own random stream and centres its negative crops on background voxels (here: anywhere),
+    so the swap would change every training crop and with it the 3.2b/3.2c numbers.
+    """
     if pv.labels is None:
         raise ValueError("random_crops needs labels")
     validate.int_sizes("size", size, pv.images.ndim - 1, min=1)  # one size per volume axis
@@ -175,20 +180,32 @@ def _device(model: nn.Module) -> torch.device:
 @torch.no_grad()
 def predict_2d(model: nn.Module, volume: np.ndarray | torch.Tensor, axis: int = 2,
                plane: Sequence[int] | None = None, batch: int = 64) -> torch.Tensor:
-    """Class probabilities ``(C, *volume.shape)`` of a 2D network applied slice by slice along ``axis``."""
+    """Class probabilities ``(C, *volume.shape)`` of a 2D network applied slice by slice along ``axis``.
+
+    MONAI's ``SliceInferer`` does the slicing: one window per slice (``roi_size`` = the slice, or
+    ``plane``, to which slices are centre-padded with 0), ``batch`` slices per forward pass, softmax
+    per batch, cut back to the slice size. Identical, bit for bit, to the hand-written loop it
+    replaced (``tests/test_library_swaps.py``).
+    """
+    from monai.inferers import SliceInferer
+
     axis = validate.axis("axis", axis, 3)  # a negative axis would be shifted by the channel axis
     validate.positive_int("batch", batch)
     model.eval()
     v = torch.as_tensor(np.asarray(volume), dtype=torch.float32)
     if v.ndim != 3:
         raise ValueError(f"predict_2d needs a 3D volume, got shape {tuple(v.shape)}")
-    s = v.movedim(axis, 0)[:, None]
-    s, cut = _pad_plane(s, plane)
+    size = [s for i, s in enumerate(v.shape) if i != axis]
+    if plane is not None:
+        plane = [int(p) for p in plane]
+        if len(plane) != 2 or plane[0] < size[0] or plane[1] < size[1]:
+            raise ValueError(f"slices of {size[0]}x{size[1]} do not fit in plane size {tuple(plane)}")
     dev = _device(model)
-    out = torch.cat([torch.softmax(model(s[i:i + batch].to(dev)).float(), 1).cpu()
-                     for i in range(0, len(s), batch)])
-    out = out[(slice(None), slice(None), *cut)]          # (S, C, h, w)
-    return out.movedim(1, 0).movedim(1, axis + 1)
+    inferer = SliceInferer(spatial_dim=axis, roi_size=plane or size, sw_batch_size=batch, overlap=0.0,
+                           mode="constant", padding_mode="constant", cval=0.0, sw_device=dev,
+                           device=torch.device("cpu"), progress=False)
+    probs = inferer(v[None, None], lambda x: torch.softmax(model(x).float(), 1))
+    return probs.as_subclass(torch.Tensor)[0].cpu()
 
 
 def predict_triplanar(model: nn.Module, volume: np.ndarray | torch.Tensor,
@@ -235,8 +252,15 @@ def keep_largest_components(labels: np.ndarray, n: int = 1, classes: Sequence[in
     """Keep the ``n`` largest connected pieces (26-connectivity in 3D, 8 in 2D) of each class of a
     label map and set the rest to background: the usual clean-up of slice-wise predictions
     (nnU-Net applies it when validation shows it helps). ``classes``: those to clean (default: all
-    non-zero values). ``n=2`` suits a class that merges a left and a right structure."""
-    from scipy import ndimage
+    non-zero values). ``n=2`` suits a class that merges a left and a right structure.
+
+    MONAI's ``KeepLargestConnectedComponent`` (``independent=True``, full connectivity) does the
+    work, on a copy: it writes into the array it is given, so ``labels`` itself would be cleaned in
+    place. Pieces of equal size tied at the ``n``-th place are broken by MONAI's rule (the
+    hand-written version it replaced could keep another of the tied pieces; it agrees otherwise,
+    ``tests/test_library_swaps.py``).
+    """
+    from monai.transforms import KeepLargestConnectedComponent
 
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iub":
@@ -244,16 +268,13 @@ def keep_largest_components(labels: np.ndarray, n: int = 1, classes: Sequence[in
     validate.positive_int("n", n)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    out = lab.copy()
-    structure = np.ones((3,) * lab.ndim, bool)
-    for c in (np.unique(lab[lab != 0]) if classes is None else classes):
-        pieces, count = ndimage.label(lab == c, structure)
-        if count <= n:
-            continue
-        sizes = np.bincount(pieces.ravel())[1:]
-        keep = np.argsort(sizes)[::-1][:n] + 1
-        out[(pieces > 0) & ~np.isin(pieces, keep)] = 0
-    return out
+    applied = [c for c in (np.unique(lab[lab != 0]) if classes is None else classes)]
+    if not applied:
+        return lab.copy()
+    keep = KeepLargestConnectedComponent(applied_labels=[int(c) for c in applied], is_onehot=False,
+                                         independent=True, connectivity=None, num_components=n)
+    out = keep(torch.from_numpy(lab.astype(np.int64))[None])   # a copy: MONAI edits its input in place
+    return out.as_subclass(torch.Tensor)[0].numpy().astype(lab.dtype)
 
 
 def segment(predict: Callable[[np.ndarray], torch.Tensor], pv: PaddedVolumes,
