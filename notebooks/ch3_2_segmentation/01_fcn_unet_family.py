@@ -70,7 +70,7 @@ card = rt.run_card(seed=0, datasets=["msd_hippocampus"])
 
 # %%
 cfg = rt.pick(
-    quick=dict(steps=200, batch=12, lr=5e-3, width=(8, 16, 32, 64), r2_width=(8, 16, 32),
+    quick=dict(steps=400, batch=12, lr=5e-3, width=(8, 16, 32, 64), r2_width=(8, 16, 32),
                drop_empty=0.7, deep_supervision=False, r2unet=False, dice_target=0.75,
                val_volumes=4),
     full=dict(steps=3000, batch=64, lr=2e-3, width=(32, 64, 128, 256),
