@@ -232,3 +232,35 @@ def test_classical_detector_finds_a_stained_blob():
     np.testing.assert_allclose(wbc[0], [30, 20, 50, 40], atol=1.5)
     with pytest.raises(ValueError, match="3 channels"):
         det.predict_one(img[..., 0])
+
+
+def test_ap_agrees_with_monai_coco_metric():
+    """VOC all-point AP against MONAI's COCOMetric (101-point interpolation) at IoU 0.5."""
+    from monai.apps.detection.metrics.coco import COCOMetric
+    from monai.apps.detection.metrics.matching import matching_batch
+    from monai.data.box_utils import box_iou as monai_iou
+
+    rng = np.random.default_rng(0)
+    gts, dets = [], []
+    for _ in range(6):
+        n = rng.integers(2, 6)
+        xy, wh = rng.uniform(0, 80, (n, 2)), rng.uniform(8, 20, (n, 2))
+        g, gl = np.concatenate([xy, xy + wh], 1), rng.integers(0, 2, n)
+        keep = rng.random(n) < 0.8
+        d = g[keep] + rng.normal(0, 2, (keep.sum(), 4))
+        d[:, 2:] = np.maximum(d[:, 2:], d[:, :2] + 1)
+        fp_xy = rng.uniform(0, 80, (2, 2))
+        db = np.concatenate([d, np.concatenate([fp_xy, fp_xy + 10], 1)])
+        dl = np.concatenate([gl[keep], rng.integers(0, 2, 2)])
+        gts.append({"boxes": g, "labels": gl})
+        dets.append({"boxes": db, "labels": dl, "scores": rng.random(len(db))})
+    mine = dt.average_precision(dets, gts, 2)
+    metric = COCOMetric(classes=["a", "b"], iou_list=[0.5], iou_range=(0.5, 0.5, 0.05),
+                        max_detection=[100], verbose=False)
+    matched = matching_batch(monai_iou, [0.5], [d["boxes"] for d in dets],
+                             [d["labels"] for d in dets], [d["scores"] for d in dets],
+                             [g["boxes"] for g in gts], [g["labels"] for g in gts],
+                             max_detections=100)
+    coco = metric(matched)[0]
+    for c, name in enumerate(("a", "b")):
+        assert mine[c] == pytest.approx(coco[f"{name}_AP_IoU_0.50_MaxDet_100"], abs=0.01)
