@@ -405,7 +405,9 @@ print(verdict_b.summary())
 # ([{glue:text}`sens_lo:+.3f`, {glue:text}`sens_hi:+.3f`], {glue:text}`sens_status`). Claim:
 # **{glue:text}`a_status`**. **C-DT-b**: focal minus cross-entropy, mean AP of the rare classes
 # {glue:text}`b_effect:+.3f` ([{glue:text}`b_lo:+.3f`, {glue:text}`b_hi:+.3f`],
-# {glue:text}`runs_b` seed(s)): **{glue:text}`b_status`**.
+# {glue:text}`runs_b` seed(s)): **{glue:text}`b_status`**. With one training run per loss, how much
+# of that effect could be the noise of a single run? (Rerun with `CORELIB_THREADS=1`, which changes
+# only the order of floating-point sums, and compare the effect.)
 #
 # The quick target was that the learned detectors beat the classical script on white
 # cells and platelets. Classical AP: WBC {glue:text}`ap_classical_wbc:.3f`, platelets
