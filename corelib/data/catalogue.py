@@ -36,6 +36,9 @@ ANTS_URLS = {
 }
 MEDMNIST_URL = "https://zenodo.org/record/6496656/files/{flag}.npz?download=1"
 BREASTMNIST_MD5 = "750601b1f35ba3300ea97c75c52ff8f6"
+# BCCD at the upstream commit the offline mirror was taken from (GitHub's archive of that commit).
+BCCD_COMMIT = "d272fb14cdff6e473fafeeeba32aba5f560e9e43"
+BCCD_URL = f"https://github.com/Shenggan/BCCD_Dataset/archive/{BCCD_COMMIT}.tar.gz"
 # SRI24 as the R package muschellij2/sri24 ships it (inst/extdata), at a fixed commit.
 SRI24_URL = ("https://raw.githubusercontent.com/muschellij2/sri24/"
              "1910b84536976ba5c72498ac19a6ebca40d8d943/inst/extdata/{file}")
@@ -227,6 +230,24 @@ CARDS: tuple[DatasetCard, ...] = (
         chapters=("4.1",),
         version="MedMNIST v2 (Zenodo 6496656)",
         description="28x28 2D classification sets in the official npz layout.",
+    ),
+    DatasetCard(
+        name="bccd",
+        title="BCCD blood cell detection (light-microscopy blood smears, Pascal VOC boxes)",
+        files=("BCCD/ImageSets/Main/train.txt", "BCCD/ImageSets/Main/val.txt",
+               "BCCD/ImageSets/Main/test.txt", "BCCD/Annotations/BloodImage_00000.xml",
+               "BCCD/JPEGImages/BloodImage_00000.jpg"),
+        sources=(mirror("bccd"),
+                 cache("bccd", url=BCCD_URL, download=_lazy("corelib.data.remote", "_fetch_bccd"))),
+        licence="MIT (upstream LICENSE)",
+        citation="Shenggan, BCCD Dataset: a small-scale dataset for blood cell detection, "
+                 "https://github.com/Shenggan/BCCD_Dataset (MIT), built from cosmicad/dataset and "
+                 "akshaylamba/all_CELL_data",
+        chapters=("4.2",),
+        version=f"BCCD_Dataset commit {BCCD_COMMIT[:7]}",
+        description="364 blood-smear images (640x480 RGB JPEG) with 4,888 boxes: RBC 4,155, WBC 372, "
+                    "Platelets 361; upstream split 205/87/72 (train/val/test). Label noise: two "
+                    "zero-area RBC boxes (dropped by load_bccd), RBCs not all boxed in crowded fields.",
     ),
     DatasetCard(
         name="sri24",

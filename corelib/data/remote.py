@@ -7,6 +7,7 @@ download functions here are the ones the catalogue's cards call.
 * ``msd_hippocampus``: Medical Segmentation Decathlon Task04 (260 labelled T1 MRI crops).
 * ``ants_slices``: the six classic 2D T1 brain slices of ANTs/ANTsPy (r16 ... r85).
 * ``medmnist``: MedMNIST v2 ``.npz`` files (BreastMNIST by default).
+* ``bccd``: BCCD blood-cell detection (364 blood-smear images, Pascal VOC boxes).
 
 Each folder has the official layout, so the mirror (``CORELIB_DATA_MIRROR``) and the download
 cache (``CORELIB_DATA``) look the same. Every file is checked; a bad one raises
@@ -39,6 +40,12 @@ from corelib.data.registry import (
 
 __all__ = [
     "ANTS_SLICE_NAMES",
+    "BCCD_CLASSES",
+    "BCCDImage",
+    "bccd_ids",
+    "bccd_label_noise",
+    "load_bccd",
+    "voc_to_boxes",
     "HippocampusCase",
     "MEDMNIST_FLAGS",
     "hippocampus_ids",
@@ -390,3 +397,146 @@ def sri24_lpba40_labels() -> dict[int, str]:
     if len(labels) < 2:
         raise CorruptFileError(f"{path}: no labels")
     return labels
+
+
+# ============================================================================================= BCCD
+BCCD_CLASSES = ("RBC", "WBC", "Platelets")
+BCCD_SPLITS = ("train", "val", "trainval", "test")
+
+
+def _fetch_bccd(folder: Path) -> None:
+    """Download the BCCD repository archive at the catalogued commit and keep its ``BCCD/`` folder."""
+    import shutil
+    import tempfile
+
+    from corelib.data.catalogue import BCCD_COMMIT, BCCD_URL
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        archive = Path(tmp) / "bccd.tar.gz"
+        fetch.download(BCCD_URL, archive)
+        fetch.safe_extract(archive, Path(tmp) / "x")
+        root = Path(tmp) / "x" / f"BCCD_Dataset-{BCCD_COMMIT}"
+        for name in ("BCCD", "LICENSE", "README.md", "test.csv"):
+            if (root / name).exists():
+                shutil.move(str(root / name), str(folder / name))
+
+
+@dataclass
+class BCCDImage:
+    """One BCCD blood-smear image with its boxes, in the book's one box convention.
+
+    ``image``: ``(H, W, 3)`` uint8 RGB. ``boxes``: float32 ``(N, 4)`` as ``(x_min, y_min, x_max,
+    y_max)`` in pixels of ``image``, **x along the columns (width), y along the rows (height)**,
+    continuous coordinates with the image spanning ``[0, W] x [0, H]`` (the Pascal VOC / torchvision
+    / matplotlib order; VOC's 1-based inclusive pixel indices ``xmin..xmax`` become
+    ``[xmin - 1, xmax]``). ``labels``: int64 ``(N,)`` indices into :data:`BCCD_CLASSES`.
+    ``dropped``: the annotation boxes that were not kept, each ``(class name, VOC box, reason)``.
+    ``scale``: the factor applied to the original 640x480 image and its boxes.
+    """
+
+    image_id: str
+    image: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    dropped: list = dataclasses.field(default_factory=list)
+    scale: float = 1.0
+
+
+def _bccd_root() -> Path:
+    return locate("bccd") / "BCCD"
+
+
+def bccd_ids(split: str = "train") -> list[str]:
+    """Image ids (``BloodImage_00000`` ...) of an upstream split: train, val, trainval or test."""
+    split = validate.one_of("split", split, BCCD_SPLITS)
+    path = _bccd_root() / "ImageSets" / "Main" / f"{split}.txt"
+    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise CorruptFileError(f"{path}: the split list is empty")
+    return ids
+
+
+def _parse_voc(path: Path) -> tuple[tuple[int, int], list[tuple[str, tuple[float, ...], int]]]:
+    """``((width, height), [(name, (xmin, ymin, xmax, ymax), truncated), ...])`` from a VOC XML."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(path).getroot()
+        size = (int(root.findtext("size/width")), int(root.findtext("size/height")))
+        objects = []
+        for obj in root.iter("object"):
+            box = tuple(float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax"))
+            objects.append((obj.findtext("name").strip(), box, int(obj.findtext("truncated") or 0)))
+    except (ET.ParseError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptFileError(f"{path}: not a valid Pascal VOC annotation "
+                               f"({type(exc).__name__}: {exc})") from exc
+    return size, objects
+
+
+def voc_to_boxes(objects: Sequence[tuple[str, tuple[float, ...], int]], size: tuple[int, int],
+                 classes: Sequence[str] = BCCD_CLASSES) -> tuple[np.ndarray, np.ndarray, list]:
+    """VOC objects -> ``(boxes, labels, dropped)`` in the convention of :class:`BCCDImage`.
+
+    Boxes are clipped to the image; a box with zero (or negative) width or height after that, or
+    with an unknown class name, is dropped and listed in ``dropped`` with the reason.
+    """
+    width, height = size
+    boxes, labels, dropped = [], [], []
+    for name, (x0, y0, x1, y1), _ in objects:
+        if name not in classes:
+            dropped.append((name, (x0, y0, x1, y1), f"class not in {tuple(classes)}"))
+            continue
+        b = (min(max(x0 - 1, 0.0), width), min(max(y0 - 1, 0.0), height),
+             min(max(x1, 0.0), width), min(max(y1, 0.0), height))
+        if x1 <= x0 or y1 <= y0:
+            dropped.append((name, (x0, y0, x1, y1), "zero area"))
+            continue
+        boxes.append(b)
+        labels.append(classes.index(name))
+    return (np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(labels, np.int64), dropped)
+
+
+def load_bccd(split: str = "train", scale: float = 1.0, ids: Sequence[str] | None = None) -> list[BCCDImage]:
+    """BCCD images of an upstream split (or the given ``ids``), optionally downscaled by ``scale``.
+
+    Parses the Pascal VOC XML with the standard library. The two zero-area RBC boxes of the
+    upstream annotations (BloodImage_00338, BloodImage_00343) are dropped and reported in each
+    image's ``dropped`` list; see :func:`bccd_label_noise`. ``scale`` in ``(0, 1]`` resizes image
+    and boxes together (PIL, antialiased).
+    """
+    from PIL import Image
+
+    scale = validate.in_range("scale", scale, 0.0, 1.0, lo_open=True)
+    root = _bccd_root()
+    ids = bccd_ids(split) if ids is None else list(validate.nonempty("ids", ids))
+    out = []
+    for image_id in ids:
+        if not isinstance(image_id, str):
+            raise validate.ArgumentTypeError(f"ids must hold strings like 'BloodImage_00000', got {image_id!r}")
+        xml, jpg = root / "Annotations" / f"{image_id}.xml", root / "JPEGImages" / f"{image_id}.jpg"
+        if not xml.exists() or not jpg.exists():
+            raise DataNotFoundError(f"BCCD image {image_id!r} not found: looked for {xml} and {jpg}")
+        size, objects = _parse_voc(xml)
+        boxes, labels, dropped = voc_to_boxes(objects, size)
+        try:
+            with Image.open(jpg) as im:
+                im = im.convert("RGB")
+                if im.size != size:
+                    raise CorruptFileError(f"{jpg}: size {im.size} differs from its annotation {size}")
+                if scale != 1.0:
+                    new = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+                    im = im.resize(new, Image.BILINEAR, reducing_gap=2.0)
+                image = np.asarray(im, dtype=np.uint8).copy()
+        except OSError as exc:
+            raise CorruptFileError(f"{jpg}: cannot read JPEG ({exc})") from exc
+        sx, sy = image.shape[1] / size[0], image.shape[0] / size[1]
+        boxes = boxes * np.array([sx, sy, sx, sy], np.float32)
+        out.append(BCCDImage(image_id, image, boxes, labels, dropped, float(scale)))
+    return out
+
+
+def bccd_label_noise(images: Sequence[BCCDImage]) -> list[tuple[str, str, tuple, str]]:
+    """Every dropped annotation of ``images`` as ``(image id, class, VOC box, reason)``."""
+    return [(im.image_id, name, box, why) for im in images for name, box, why in im.dropped]
