@@ -34,6 +34,12 @@ def pad_or_crop(a: np.ndarray, shape: Sequence[int], value: float = 0.0) -> np.n
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
+    """Percentile scaling to [0, 1] (1st-99.5th) with the percentiles taken in the stored dtype.
+
+    ``corelib.data.normalize_intensity(x, "percentile", percentiles=(1, 99.5))`` does the same
+    in float32 from the start; on the 260 MSD hippocampus volumes the two differ by up to 3e-8,
+    which would move every registration number of chapters 1.2 and 3.1 by float noise: kept.
+    """
     lo, hi = np.percentile(x, [1, 99.5])
     return np.clip((x - lo) / max(hi - lo, 1e-6), 0, 1).astype(np.float32)
 

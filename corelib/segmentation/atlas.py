@@ -137,7 +137,10 @@ def resample_to_grid(array: Any, affine: Any, ref_affine: Any, ref_shape: Sequen
 
 def structure_box(mask: Any, margin: int = 8, multiple: int = 8) -> tuple[slice, ...]:
     """Box around the true voxels of ``mask``, grown by ``margin`` voxels and to a multiple of
-    ``multiple`` per axis (centred), so 2D slices of it fit a U-Net without padding."""
+    ``multiple`` per axis (centred), so 2D slices of it fit a U-Net without padding.
+
+    The tight box is :func:`corelib.data.preprocess.bounding_box`; this adds the rounding and
+    keeps the box inside the volume by shifting it rather than cutting it."""
     m = _volume(mask, "mask").astype(bool)
     if not m.any():
         raise ValueError("mask is empty: no structure to put a box around")
@@ -145,10 +148,11 @@ def structure_box(mask: Any, margin: int = 8, multiple: int = 8) -> tuple[slice,
     validate.positive_int("multiple", multiple)
     if margin < 0 or multiple < 1:
         raise ValueError(f"margin must be >= 0 and multiple >= 1, got {margin} and {multiple}")
+    from corelib.data.preprocess import bounding_box
+
     box = []
-    for ax, n in enumerate(m.shape):
-        idx = np.flatnonzero(m.any(axis=tuple(a for a in range(3) if a != ax)))
-        lo, hi = int(idx[0]) - margin, int(idx[-1]) + 1 + margin
+    for ax, (n, tight) in enumerate(zip(m.shape, bounding_box(m))):
+        lo, hi = tight.start - margin, tight.stop + margin
         size = -(-(hi - lo) // multiple) * multiple
         if size > n:
             raise ValueError(f"a box of {size} voxels does not fit axis {ax} of length {n}")
