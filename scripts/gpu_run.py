@@ -59,7 +59,7 @@ DATASET_DISTRIBUTIONS = {"dicom_samples": ("pydicom",), "phantoms": ("phantomina
                          "dipy_samples": ("dipy",), "twix_example": ("twixtools",)}
 # Files a loader reads beyond the card's own list (the card lists what proves the data is there).
 EXTRA_FILES = {"itk_examples": ("KmeansTest_T1UCharRaw.nii.gz", "KmeansTest_T1KmeansPrelimSegmentation.nii.gz")}
-WHOLE_FOLDER = {"msd_hippocampus"}  # the card names only dataset.json; the loader reads every case
+WHOLE_FOLDER = {"msd_hippocampus", "bccd"}  # the cards name only index files; the loaders read every case
 PIP_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
                  "manylinux2014_x86_64", "manylinux1_x86_64")
 

@@ -71,3 +71,14 @@ def test_smoke_run_writes_a_ledger_entry(tmp_path):
     assert entry["metrics"] == {"steps": 2, "profile": "full"}  # the full config, cut short
     assert entry["runner"]["wall_s"] > 0 and entry["commit"] and entry["checks"][0]["passed"]
     assert (tmp_path / "out" / "ledger.tar.gz").is_file()
+
+
+@pytest.mark.skipif(not (Path(__import__("os").environ.get("CORELIB_DATA_MIRROR", "/nonexistent"))
+                         / "bccd").is_dir(), reason="needs the offline mirror with BCCD")
+def test_bundle_carries_every_image_and_annotation_of_bccd():
+    """BCCD's card names only its split lists; the loader reads every image and VOC file."""
+    need = gpu_run.needs(ROOT / "notebooks" / "ch4_2_detection" / "01_patch_vs_retinanet.py")
+    rel = [r for _, r in need["files"]]
+    assert sum(r.endswith(".jpg") for r in rel) == 364
+    assert sum(r.endswith(".xml") for r in rel) == 364
+    assert "bccd/BCCD/ImageSets/Main/test.txt" in rel
