@@ -139,7 +139,7 @@ def fit(
         raise ValueError("train_loader is empty")
     if runtime.smoke():  # a smoke run executes the code path, not the training
         steps = runtime.steps(steps if steps is not None else epochs * (n_batches or 1))
-        epochs, val_every = None, None
+        epochs, val_every = None, steps  # and validates once, at the end
     if val_every is None and steps is not None:
         val_every = max(1, steps // 10)
 

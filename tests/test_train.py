@@ -248,3 +248,13 @@ def test_failed_checkpoint_write_removes_its_temporary_file(tmp_path, monkeypatc
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(tmp_path / "m.pt", nn.Linear(3, 1))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_smoke_run_trains_two_steps_and_validates_once(monkeypatch):
+    monkeypatch.setenv("CORELIB_SMOKE", "1")
+    calls = []
+    h = _fit(nn.Linear(3, 1), steps=500, val_every=1,
+             val_fn=lambda m: calls.append(1) or {"val_loss": 1.0})
+    assert h.steps == 2 and len(calls) == 1 and h.val[0]["step"] == 2
+    h = _fit(nn.Linear(3, 1), epochs=3, val_fn=lambda m: {"val_loss": 1.0})
+    assert h.steps == 2 and [v["step"] for v in h.val] == [2]
