@@ -3,10 +3,15 @@
 - :class:`SRCNN` (SR1, 2D or 3D): three convolutions on the interpolated low-resolution image.
 - :class:`ResidualSR` (SR2): deep residual SR, global residual learning (output = input + f(input)).
 - :class:`SubPixelSR` (SR6): features at low resolution, then sub-pixel convolution (pixel shuffle).
+- Architectures compared at a matched parameter budget (2D, same interface as :class:`ResidualSR`):
+  :class:`ContextSR` (SR3), :class:`DenseBranchSR` (SR4), :class:`ChannelSplitSR` (SR5),
+  :class:`MultiScaleResidualSR` (SR8); :func:`count_parameters` and :func:`width_for_budget`.
 - Degradations: :func:`blur_downsample`, :func:`kspace_truncate` (in-plane), :func:`thick_slices`
   (through-plane); baseline :func:`interpolate` (bicubic / linear / trilinear).
 """
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -15,8 +20,9 @@ import torch.nn.functional as F
 
 from corelib import validate
 
-__all__ = ["SRCNN", "ResidualSR", "SubPixelSR", "blur_downsample", "kspace_truncate", "thick_slices",
-           "interpolate"]
+__all__ = ["SRCNN", "ResidualSR", "SubPixelSR", "ContextSR", "DenseBranchSR", "ChannelSplitSR",
+           "MultiScaleResidualSR", "count_parameters", "width_for_budget", "blur_downsample",
+           "kspace_truncate", "thick_slices", "interpolate"]
 
 
 def _conv(dims: int) -> type[nn.Module]:
@@ -103,6 +109,208 @@ class SubPixelSR(nn.Module):
         mode = "bicubic" if self.dims == 2 else "trilinear"
         base = F.interpolate(x, scale_factor=self.scale, mode=mode, align_corners=False)
         return base + self.up(self.features(x))
+
+
+# ------------------------------------------------ architectures at a matched parameter budget
+def _conv2(cin: int, cout: int, k: int = 3, dilation: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, padding=dilation * (k // 2), dilation=dilation)
+
+
+class _GlobalResidual2D(nn.Module):
+    """Shared frame of the 2D architectures below: ``y = x + tail(body(head(x)))`` on the
+    bicubic-upsampled input (as :class:`ResidualSR`). ``head`` is a 3x3 convolution from one
+    channel to ``channels``, ``tail`` a 3x3 convolution back to one channel that starts at zero,
+    so every network starts as the interpolation it is given."""
+
+    def __init__(self, channels: int, blocks: int, min_channels: int = 2) -> None:
+        super().__init__()
+        validate.integer("channels", channels, min=min_channels)
+        validate.positive_int("blocks", blocks)
+        self.channels, self.n_blocks, self.dims = channels, blocks, 2
+        self.head = _conv2(1, channels)
+        self.tail = _conv2(channels, 1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check(x, 2)
+        return x + self.tail(self.features(F.relu(self.head(x))))
+
+
+class _ContextBlock(nn.Module):
+    def __init__(self, c: int, dilation: int) -> None:
+        super().__init__()
+        self.context = _conv2(c, c, dilation=dilation)
+        self.local = _conv2(c, c)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.local(F.relu(self.context(h)))
+
+
+class ContextSR(_GlobalResidual2D):
+    """SR3, context-sensitive residual SR. [12] McDonagh et al., MICCAI workshops 2017
+    (fast fetal MRI).
+
+    Simplified: residual blocks (dilated 3x3, ReLU, 3x3, plus the block's input) whose dilation
+    doubles from block to block (1, 2, 4, then again), so that the later blocks see a wide
+    context of surrounding anatomy at the cost of a plain residual block; global residual on the
+    bicubic input. The paper's exact layers and its fetal-specific training are not reproduced.
+    """
+
+    def __init__(self, channels: int = 32, blocks: int = 3) -> None:
+        super().__init__(channels, blocks)
+        self.blocks = nn.ModuleList(_ContextBlock(channels, 2 ** (i % 3)) for i in range(blocks))
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            h = F.relu(block(h))
+        return h
+
+
+class _DenseBranchBlock(nn.Module):
+    def __init__(self, c: int, layers: int) -> None:
+        super().__init__()
+        # growth per branch about c / 4; the two branches step up at different widths, so that
+        # the parameter count grows smoothly enough with c to match a budget
+        gn, gf = max(1, c // 4), max(1, (c + 2) // 4)
+        g = gn + gf
+        self.near = nn.ModuleList(_conv2(c + g * i, gn) for i in range(layers))
+        self.far = nn.ModuleList(_conv2(c + g * i, gf, dilation=2) for i in range(layers))
+        self.fuse = nn.Conv2d(c + g * layers, c, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        feats = [h]
+        for near, far in zip(self.near, self.far):
+            cat = torch.cat(feats, 1)
+            feats += [F.relu(near(cat)), F.relu(far(cat))]
+        return h + self.fuse(torch.cat(feats, 1))
+
+
+class DenseBranchSR(_GlobalResidual2D):
+    """SR4, dense blocks with multiple branches. [13] Zheng et al., Medical Physics 2020 (hybrid
+    CNN for MR SR).
+
+    Simplified: each dense block has ``layers`` densely connected layers; every layer has two
+    branches (a 3x3 convolution and a dilated 3x3 one, a 5x5 receptive field) of about
+    ``channels / 4`` feature maps each, on the concatenation of all earlier maps of the block; a 1x1 convolution
+    fuses the block and a local residual adds its input. Global residual on the bicubic input.
+    Branch count, growth rate and block count are ours, not the paper's.
+    """
+
+    def __init__(self, channels: int = 32, blocks: int = 2, layers: int = 2) -> None:
+        super().__init__(channels, blocks, min_channels=4)
+        validate.positive_int("layers", layers)
+        self.blocks = nn.ModuleList(_DenseBranchBlock(channels, layers) for _ in range(blocks))
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            h = block(h)
+        return h
+
+
+class _SplitBlock(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.a = c // 2  # residual half
+        b = c - self.a  # dense half
+        g = max(1, b // 2)
+        self.res1, self.res2 = _conv2(self.a, self.a), _conv2(self.a, self.a)
+        self.dense1, self.dense2 = _conv2(b, g), _conv2(b + g, g)
+        self.merge = nn.Conv2d(self.a + b + 2 * g, c, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        r, d = h[:, :self.a], h[:, self.a:]
+        r = r + self.res2(F.relu(self.res1(r)))
+        d1 = F.relu(self.dense1(d))
+        d2 = F.relu(self.dense2(torch.cat([d, d1], 1)))
+        return h + self.merge(torch.cat([r, d, d1, d2], 1))
+
+
+class ChannelSplitSR(_GlobalResidual2D):
+    """SR5, channel splitting network. [14] Zhao et al., IEEE TIP 2019 (CSN for single MR image SR).
+
+    Simplified: each block splits its feature maps into two halves; one half goes through a
+    residual branch (3x3, ReLU, 3x3, plus input), the other through a dense branch (two densely
+    connected 3x3 layers); a 1x1 convolution merges both and a local residual adds the block's
+    input. Global residual on the bicubic input. The paper's block count, widths and its merge
+    details are not reproduced.
+    """
+
+    def __init__(self, channels: int = 32, blocks: int = 3) -> None:
+        super().__init__(channels, blocks, min_channels=4)
+        self.blocks = nn.ModuleList(_SplitBlock(channels) for _ in range(blocks))
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            h = F.relu(block(h))
+        return h
+
+
+class _MultiScaleBlock(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        half = max(1, c // 2)
+        self.k3, self.k5 = _conv2(c, half, 3), _conv2(c, half, 5)
+        self.fuse = nn.Conv2d(2 * half, c, 1)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        multi = torch.cat([F.relu(self.k3(h)), F.relu(self.k5(h))], 1)
+        return h + self.fuse(multi)  # local residual
+
+
+class MultiScaleResidualSR(_GlobalResidual2D):
+    """SR8, MGLRL: multi-scale global and local residual learning. [17] Shi et al., Physics in
+    Medicine & Biology 2018.
+
+    Simplified: blocks of parallel 3x3 and 5x5 convolutions (two scales) fused by a 1x1
+    convolution with a local residual; a global feature residual adds the head's features to the
+    last block's output, and the global image residual adds the bicubic input. The paper's
+    number of blocks, its scales and training are not reproduced.
+    """
+
+    def __init__(self, channels: int = 32, blocks: int = 3) -> None:
+        super().__init__(channels, blocks)
+        self.blocks = nn.ModuleList(_MultiScaleBlock(channels) for _ in range(blocks))
+
+    def features(self, h: torch.Tensor) -> torch.Tensor:
+        g = h
+        for block in self.blocks:
+            h = F.relu(block(h))
+        return h + g  # global feature residual
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters of ``model``."""
+    if not isinstance(model, nn.Module):
+        raise validate.ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def width_for_budget(make: Callable[[int], nn.Module], budget: int, widths: range = range(4, 257),
+                     tolerance: float = 0.1) -> int:
+    """The width ``w`` in ``widths`` whose ``make(w)`` has the parameter count closest to
+    ``budget``; raises ValueError when even that one is more than ``tolerance`` (relative) away.
+    Parameter counts grow with the width, so the search stops once they pass the budget."""
+    if not callable(make):
+        raise validate.ArgumentTypeError(f"make must be callable (width -> model), got {type(make).__name__}")
+    validate.positive_int("budget", budget)
+    validate.in_range("tolerance", tolerance, 0.0, 1.0)
+    if not isinstance(widths, range) or len(widths) == 0 or widths.start < 1 or widths.step < 1:
+        raise ValueError(f"widths must be a non-empty increasing range of positive ints, got {widths!r}")
+    best_w, best_n = None, None
+    for w in widths:
+        n = count_parameters(make(w))
+        if best_n is None or abs(n - budget) < abs(best_n - budget):
+            best_w, best_n = w, n
+        if n > budget:
+            break
+    if abs(best_n - budget) > tolerance * budget:
+        raise ValueError(f"no width in {widths!r} gives {budget} parameters within {tolerance:.0%}: "
+                         f"closest is width {best_w} with {best_n}")
+    return best_w
 
 
 # ----------------------------------------------------------------------------- degradations
