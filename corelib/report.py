@@ -492,6 +492,19 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
     return value
 
 
+
+def glue_verdict(prefix: str, verdict: Verdict) -> Verdict:
+    """Glue a verdict for the prose as ``{prefix}_effect``, ``_lo``, ``_hi`` and ``_status``.
+
+    The text then writes ``{glue:text}`prefix_effect:+.2f``` [``prefix_lo`` , ``prefix_hi``]
+    (*``prefix_status``*) and never types the numbers (CONTRIBUTING.md, section 3).
+    """
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"glue_verdict needs a Verdict, got {type(verdict).__name__}")
+    for attr in ("effect", "lo", "hi", "status"):
+        glue(f"{prefix}_{attr}", getattr(verdict, attr))
+    return verdict
+
 def load_results(directory: str | Path | None = None) -> list[dict[str, Any]]:
     """Every notebook's results under ``directory`` (default ``results_dir()``), sorted by notebook.
 

@@ -265,3 +265,15 @@ def test_compare_with_several_runs_holds_the_run_to_run_spread():
     # runs that agree keep a decided verdict
     agree = np.stack([b + g + rng.normal(0, 0.05, 40) for g in (0.9, 1.0, 1.1)])
     assert report.compare(agree, np.stack([b] * 3)).status == "reproduced"
+
+
+def test_glue_verdict_glues_effect_interval_and_status(monkeypatch):
+    glued = {}
+    monkeypatch.setattr(report, "glue", lambda name, value: glued.__setitem__(name, value))
+    rng = np.random.default_rng(2)
+    b = rng.normal(30, 1, 20)
+    v = report.compare(b + 1.0, b)
+    assert report.glue_verdict("v_x", v) is v
+    assert glued == {"v_x_effect": v.effect, "v_x_lo": v.lo, "v_x_hi": v.hi, "v_x_status": v.status}
+    with pytest.raises(TypeError, match="Verdict"):
+        report.glue_verdict("v_x", 1.0)

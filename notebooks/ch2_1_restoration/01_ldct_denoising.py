@@ -489,17 +489,11 @@ report.glue("red_vs_bm3d", red_vs_bm3d)
 report.glue("psnr_red", float(S["RED-CNN"].mean()))
 report.glue("psnr_bm3d", float(S["BM3D"].mean()))
 
-for tag, v in {"a": v_a, "b": v_b, "c": v_c, "d": v_d, "nlm": v_nlm}.items():
-    report.glue(f"v_{tag}_status", v.status)
+report.glue("v_a_status", v_a.status)  # three parts, each with its own interval
 for part, v in v_a.parts.items():
-    report.glue(f"v_a_{part}_status", v.status)
-    report.glue(f"v_a_{part}_effect", v.effect)
-    report.glue(f"v_a_{part}_lo", v.lo)
-    report.glue(f"v_a_{part}_hi", v.hi)
+    report.glue_verdict(f"v_a_{part}", v)
 for tag, v in {"b": v_b, "c": v_c, "d": v_d, "nlm": v_nlm}.items():
-    report.glue(f"v_{tag}_effect", v.effect)
-    report.glue(f"v_{tag}_lo", v.lo)
-    report.glue(f"v_{tag}_hi", v.hi)
+    report.glue_verdict(f"v_{tag}", v)
 report.glue("hf_red", float(HF["RED-CNN"].mean()))
 report.glue("hf_wgan", float(HF["WGAN-VGG"].mean()))
 

@@ -234,8 +234,7 @@ v_head = report.compare(n2n["PSNR in head (dB)"], sup["PSNR in head (dB)"], marg
                         unit="dB")
 print("inside the head (not the claim's metric):", v_head.summary())
 for tag, v in {"c": v_c, "head": v_head}.items():
-    for attr in ("effect", "lo", "hi", "status"):
-        report.glue(f"v_{tag}_{attr}", getattr(v, attr))
+    report.glue_verdict(f"v_{tag}", v)
 report.glue("bg_n2n", float(n2n["background mean"].mean()))
 report.glue("bg_sup", float(sup["background mean"].mean()))
 report.glue("bg_noisy", float(per_slice["noisy"]["background mean"].mean()))

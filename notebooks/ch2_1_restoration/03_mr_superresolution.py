@@ -387,8 +387,7 @@ report.glue("gain_in", float(gain_in.mean()))
 report.glue("gain_k", float(gain_k.mean()))
 for tag, v in {"a_in": v_a.parts["in_plane"], "a_tp": v_a.parts["through_plane"],
                "b": v_b}.items():
-    for attr in ("effect", "lo", "hi", "status"):
-        report.glue(f"v_{tag}_{attr}", getattr(v, attr))
+    report.glue_verdict(f"v_{tag}", v)
 report.glue("v_a_status", v_a.status)
 report.headline(f"best in-plane x{s} network − bicubic, PSNR", float(gain_in.mean()),
                 unit="dB")

@@ -302,10 +302,7 @@ report.glue("cl_b_runs", verdict_b.runs)
 report.glue("cl_b_few_method", chosen[few])
 for name, v in (("cl_b_few", part_verdicts[few_key]),
                 ("mrct_few", mrct_verdicts[few_key])):
-    report.glue(f"{name}_effect", v.effect)
-    report.glue(f"{name}_lo", v.lo)
-    report.glue(f"{name}_hi", v.hi)
-    report.glue(f"{name}_status", v.status)
+    report.glue_verdict(name, v)
 report.headline("best transfer at the smallest label fraction, test AUC",
                 auc[chosen[few]][0])
 report.headline("from scratch at the smallest label fraction, test AUC",

@@ -269,10 +269,7 @@ report.claim("C-CL-c", verdict_c,
 report.glue("cl_c_status", verdict_c.status)
 report.glue("cl_c_runs", verdict_c.runs)
 for part, v in part_verdicts.items():
-    report.glue(f"cl_c_{part}_effect", v.effect)
-    report.glue(f"cl_c_{part}_lo", v.lo)
-    report.glue(f"cl_c_{part}_hi", v.hi)
-    report.glue(f"cl_c_{part}_status", v.status)
+    report.glue_verdict(f"cl_c_{part}", v)
 auc = {k: float(np.mean([r["AUC"] for r in v])) for k, v in results.items()}
 report.glue("auc_base", auc["ResNet-18 (28) baseline"])
 report.headline("baseline ResNet-18 (28), test AUC", auc["ResNet-18 (28) baseline"],

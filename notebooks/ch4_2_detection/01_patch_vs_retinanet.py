@@ -386,10 +386,7 @@ report.claim("C-DT-b", verdict_b,
                       f"bootstrap over images ({rt.profile()} profile, "
                       f"{len(runs_m[focal])} seed(s))")
 for key, v in (("speed", v_speed), ("sens", v_sens), ("b", verdict_b)):
-    report.glue(f"{key}_effect", v.effect)
-    report.glue(f"{key}_lo", v.lo)
-    report.glue(f"{key}_hi", v.hi)
-    report.glue(f"{key}_status", v.status)
+    report.glue_verdict(key, v)
 report.glue("a_status", verdict_a.status)
 report.glue("speedup", np.median(times[patch]) / np.median(times[focal]))
 report.glue("runs_b", verdict_b.runs)
