@@ -694,6 +694,41 @@ def write_headlines(folder: str | Path, results: str | Path | None = None, ledge
     return out
 
 
+def timings_markdown(results: list[dict[str, Any]], ledger: list[dict[str, Any]] | None = None,
+                     notebooks: Sequence[str] = ()) -> str:
+    """A table of every notebook's measured wall time: latest quick run and latest full (GPU) record.
+
+    ``notebooks`` lists notebooks that should appear even without a record (they read "not run yet").
+    The times are the ``seconds`` each run recorded (from ``set_notebook`` to its last save), so a
+    course plan built on them cannot drift from what the runs measured.
+    """
+    quick = {r["notebook"]: r for r in results if r.get("profile") == "quick" and not r.get("smoke")}
+    full = {r["notebook"]: r for r in (ledger or []) if r.get("profile") == "full" and not r.get("smoke")}
+    rows = []
+    for name in sorted(set(notebooks) | set(quick) | set(full)):
+        q, f = quick.get(name), full.get(name)
+        q_text = f"{q['seconds']:.0f} s" if q and q.get("seconds") is not None else "not run yet"
+        f_text = (f"{f['seconds']:.0f} s ({f.get('gpu') or 'GPU'}, {str(f.get('updated', ''))[:10]})"
+                  if f and f.get("seconds") is not None else "not yet run on a GPU")
+        chapter, _, short = name.partition("/")
+        rows.append(f"| {_cell(chapter)} | `{_cell(short)}` | {q_text} | {_cell(f_text)} |")
+    if not rows:
+        return "No timings recorded yet.\n"
+    return "\n".join(["| chapter | notebook | quick (2-core CPU) | full (GPU) |", "|---|---|---|---|",
+                      *rows, ""])
+
+
+def write_timings(path: str | Path, results: str | Path | None = None, ledger: str | Path | None = None) -> Path:
+    """Write the timings table (every notebook under ``notebooks/``) to ``path``; return the path."""
+    names = [p.relative_to(_ROOT / "notebooks").with_suffix("").as_posix()
+             for p in sorted((_ROOT / "notebooks").glob("*/*.py"))]
+    text = timings_markdown(load_results(results), load_results(ledger) if ledger else None, names)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
 def write_scorecard(
     path: str | Path,
     map_path: str | Path | None = None,
@@ -723,6 +758,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {out}")
     for path in write_headlines(Path(args.out).parent, args.results, args.ledger):
         print(f"wrote {path}")
+    print(f"wrote {write_timings(Path(args.out).parent / 'timings.md', args.results, args.ledger)}")
 
 
 if __name__ == "__main__":
