@@ -6,10 +6,11 @@ coordinates, SRI24 with LPBA40) cut out the way MSD cut its crops (:func:`hippoc
 the MSD test crops under simulated acquisition changes of graded strength (:func:`shift`: Gaussian
 noise, a bias field, a gamma curve and thick slices, MONAI transforms).
 
-MSD Task04's arrays hold a *left* hippocampus in RAS axis order (axis 0 to the right, 1 anterior,
-2 superior; right hippocampi were mirrored): every MSD case correlates better with the mean MSD crop
-than with its mirror image, and so do Colin27's and SRI24's left hippocampi as they are and their
-right hippocampi mirrored along axis 0 (checked in ``tests/test_outlook.py`` and the OL3 notebook).
+MSD Task04's arrays are in RAS axis order (axis 0 to the right, 1 anterior, 2 superior) and every
+crop is oriented like a *left* hippocampus: every MSD case correlates better with the mean MSD crop
+than with its mirror image, and so do the left hippocampi of Colin27, MNI152 and SRI24 as they are
+and their right hippocampi mirrored along axis 0 (checked in ``tests/test_outlook.py`` and in the
+OL3 notebook).
 """
 from __future__ import annotations
 
