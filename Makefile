@@ -14,7 +14,7 @@ export CORELIB_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup data book test unit notebooks book-check smoke gpu-bundle scorecard sync clean
+.PHONY: help setup data book test unit notebooks book-check smoke gpu-bundle scorecard sync handouts clean
 
 help:
 	@echo "make book    execute the notebooks and build the HTML book into _build/html/"
@@ -22,6 +22,8 @@ help:
 	@echo "             then every notebook's full configuration as a smoke run (a few steps each)"
 	@echo "make smoke   only the full-profile smoke run of every notebook"
 	@echo "make gpu-bundle  wheels and data for a full-profile run on a GPU machine (book/gpu.md)"
+	@echo "make handouts  student copies (solution cells removed) and teacher copies (as they are)"
+	@echo "             of every notebook, under _build/handouts/{student,teacher}/<chapter>/"
 	@echo "make sync    re-pair notebooks/*.py with their .ipynb (jupytext) and strip outputs"
 	@echo "make data    install the Debian data packages (apt-get; needs root or sudo)"
 	@echo "make clean   remove build outputs, caches and results"
@@ -82,6 +84,9 @@ sync: setup
 	$(PY) scripts/sync_repository.py
 	$(VENV)/bin/jupytext --sync notebooks/*/*.py
 	$(PY) scripts/strip_outputs.py notebooks
+
+handouts: setup
+	$(PY) scripts/handouts.py --out _build/handouts
 
 clean:
 	rm -rf _build results book/_generated .pytest_cache .jupyter_cache

@@ -214,6 +214,44 @@ def compare_statistic(statistic: Callable[[np.ndarray], float], n: int, *, margi
     return Verdict(decide(lo, hi, margin), value, lo, hi, float(margin), int(n), int(runs), what, unit, level)
 
 
+def compare_unpaired(a: Any, b: Any, *, margin: float = 0.0, higher_is_better: bool = True,
+                     what: str = "", unit: str = "", n_boot: int = 2000, level: float = 0.95,
+                     seed: int = 0) -> Verdict:
+    """Like :func:`compare` for two *different* sets of cases (e.g. in-domain against other
+    scanners): effect = mean(a) − mean(b) (reversed when lower is better).
+
+    ``a`` and ``b`` are ``(cases,)`` or ``(runs, cases)`` with the same runs (the same trained
+    models, in the same order) and any number of cases each. The bootstrap resamples the cases of
+    ``a`` and of ``b`` independently and, with several runs, the runs (shared by both sides).
+    ``n`` of the verdict is the smaller group.
+    """
+    arrays = {"a": np.asarray(a, dtype=float), "b": np.asarray(b, dtype=float)}
+    for name, x in arrays.items():
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{name} must be (cases,) or (runs, cases), got shape {x.shape}")
+    a2, b2 = (np.atleast_2d(x) for x in arrays.values())
+    for name, x in (("a", a2), ("b", b2)):
+        if x.shape[1] < 2:
+            raise ValueError(f"{name} needs at least 2 cases for an interval, got {x.shape[1]}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{name} must be finite (a NaN score means a failed case)")
+    if a2.shape[0] != b2.shape[0]:
+        raise ValueError(f"a and b must come from the same runs: {a2.shape[0]} and {b2.shape[0]} runs")
+    _check_level_and_boot(level, n_boot)
+    sign = 1.0 if higher_is_better else -1.0
+    runs, na, nb = a2.shape[0], a2.shape[1], b2.shape[1]
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_boot)
+    for k in range(n_boot):
+        r = rng.integers(0, runs, runs) if runs > 1 else np.zeros(1, int)
+        draws[k] = sign * (a2[np.ix_(r, rng.integers(0, na, na))].mean()
+                           - b2[np.ix_(r, rng.integers(0, nb, nb))].mean())
+    lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    value = sign * (a2.mean() - b2.mean())
+    return Verdict(decide(float(lo), float(hi), margin), float(value), float(lo), float(hi),
+                   float(margin), int(min(na, nb)), int(runs), what, unit, level)
+
+
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
     from scipy.stats import rankdata
 
