@@ -184,12 +184,15 @@ def cascading_randomization(model: nn.Module, layers: Sequence[str],
 
 
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation of two stacks of maps (N, H, W), one value per image (NaN where a
-    map is constant, e.g. a Grad-CAM that is zero everywhere)."""
+    """Spearman rank correlation of two stacks of maps (N, H, W), one value per image.
+
+    A constant map (e.g. a Grad-CAM that is zero everywhere) has no ranking left to share: its
+    correlation is 0, not undefined.
+    """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 3:
         raise ValueError(f"need two stacks of maps (N, H, W) of one shape, got {a.shape} and {b.shape}")
-    out = np.full(len(a), np.nan)
+    out = np.zeros(len(a))
     for i, (p, q) in enumerate(zip(a, b)):
         if np.ptp(p) > 0 and np.ptp(q) > 0:  # a constant map has no ranking
             out[i] = stats.spearmanr(p.ravel(), q.ravel()).statistic

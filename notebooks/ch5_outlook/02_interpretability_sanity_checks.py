@@ -180,7 +180,7 @@ plt.show()
 # correlation, one value per explained image, averaged over images and seeds:
 
 # %%
-edge_rho = {k: float(np.nanmean([sal.rank_correlation(maps[s][k], edges)
+edge_rho = {k: float(np.mean([sal.rank_correlation(maps[s][k], edges)
                                  for s in models]))
             for k in METHODS}
 pd.Series(edge_rho, name="rank correlation with the Sobel edge map").round(3).to_frame()
@@ -208,7 +208,7 @@ for s, model in models.items():
         for k, f in METHODS.items():
             rho[s][k].append(sal.rank_correlation(maps[s][k],
                                                   f(randomised, x_explain, predicted[s])))
-curve = pd.DataFrame({k: [np.nanmean([rho[s][k][j] for s in models])
+curve = pd.DataFrame({k: [np.mean([rho[s][k][j] for s in models])
                           for j in range(len(LAYERS))] for k in METHODS},
                      index=[f"… + {n}" if j else n for j, n in enumerate(LAYERS)])
 curve.round(3)
@@ -262,7 +262,6 @@ STATEMENT = {"gradient": "O-OL2-a", "guided backprop": "O-OL2-b",
 verdicts, rows = {}, {}
 for k, sid in STATEMENT.items():
     final = np.stack([rho[s][k][-1] for s in models])          # (seeds, images)
-    final = np.nan_to_num(final, nan=0.0)  # a constant map has no ranking left: rho 0
     v = report.compare(final, np.full_like(final, cfg["rho_limit"]),
                        higher_is_better=False,
                        what=f"{cfg['rho_limit']} − rank correlation, {k}")
@@ -369,7 +368,7 @@ seg_table = pd.DataFrame({
     k: {"share inside, trained": np.nanmean(inside[("trained", k)]),
         "share inside, random weights": np.nanmean(inside[("random weights", k)]),
         "share of the area": float(area_share.mean()),
-        "rho trained vs random": float(np.nanmean(sal.rank_correlation(
+        "rho trained vs random": float(np.mean(sal.rank_correlation(
             seg_maps["trained"][k], seg_maps["random weights"][k])))}
     for k in SEG_METHODS}).T
 report.glue("area_share", float(area_share.mean()))
@@ -398,7 +397,7 @@ plt.show()
 #
 # The statement tested (O-OL2-f): *the trained segmenter's saliency is more concentrated on the
 # hippocampus than that of the same network with random weights* (per slice, gradient maps,
-# margin 0). If a random network concentrates its saliency just as well, "the map lies on the
+# margin $0$). If a random network concentrates its saliency just as well, "the map lies on the
 # organ" says something about receptive fields and the region the score is defined on, not about
 # what the network learned.
 
@@ -439,8 +438,8 @@ ig_blur = np.stack([
     sal.integrated_gradients(models[s0], x_explain[i:i + 1], predicted[s0][i:i + 1],
                              steps=cfg["ig_steps"], baseline=blurred[i:i + 1])[0]
     for i in range(len(x_explain))])
-rho_black = np.nanmean(sal.rank_correlation(maps[s0]["integrated gradients"], edges))
-rho_blur = np.nanmean(sal.rank_correlation(ig_blur, edges))
+rho_black = np.mean(sal.rank_correlation(maps[s0]["integrated gradients"], edges))
+rho_blur = np.mean(sal.rank_correlation(ig_blur, edges))
 report.glue("sol1_rho_black", float(rho_black))
 report.glue("sol1_rho_blur", float(rho_blur))
 print(f"rank correlation with the edge map: black baseline {rho_black:.3f}, "
@@ -451,7 +450,7 @@ print(f"rank correlation with the edge map: black baseline {rho_black:.3f}, "
 independent = {}
 for layer in LAYERS:
     (_, one_layer), = sal.cascading_randomization(models[s0], [layer], seed=s0)
-    independent[layer] = float(np.nanmean(sal.rank_correlation(
+    independent[layer] = float(np.mean(sal.rank_correlation(
         maps[s0]["Grad-CAM"], METHODS["Grad-CAM"](one_layer, x_explain, predicted[s0]))))
 most = min(independent, key=independent.get)
 report.glue("sol2_layer", most)
