@@ -146,6 +146,15 @@ def test_cs_tv_beats_zero_filling_on_piecewise_constant_image():
     assert cs > zf + 1
 
 
+def test_root_sum_of_squares():
+    coils = np.stack([np.full((4, 4), 3 + 0j), np.full((4, 4), 4j)])
+    assert np.allclose(rm.root_sum_of_squares(coils), 5.0)
+    with pytest.raises(TypeError, match="complex"):
+        rm.root_sum_of_squares(np.abs(coils))
+    with pytest.raises(ValueError, match="3D"):
+        rm.root_sum_of_squares(coils[0])
+
+
 # ----------------------------------------------------------------------------- fastMRI metrics
 def test_fastmri_metrics_hand_computed():
     gt = np.ones((2, 8, 8))

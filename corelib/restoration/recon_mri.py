@@ -35,7 +35,7 @@ __all__ = ["MASK_KINDS", "sampling_mask", "smooth_phase", "simulate_kspace", "ff
            "zero_filled", "data_consistency", "DataConsistency", "ResidualUNet", "CascadeCNN",
            "KIKINet", "count_parameters", "KspaceBatches", "reconstruct", "magnitude", "cs_tv",
            "point_spread_function", "nmse", "fastmri_scores", "fastmri_slice_scores",
-           "brain_slices"]
+           "brain_slices", "root_sum_of_squares"]
 
 MASK_KINDS = ("random", "gaussian", "equispaced")
 
@@ -391,6 +391,21 @@ def point_spread_function(mask: torch.Tensor | np.ndarray) -> np.ndarray:
         raise ValueError(f"mask must be 2D (H, W), got shape {tuple(m.shape)}")
     psf = magnitude(ifft2c(torch.stack([m, torch.zeros_like(m)])[None]))[0]
     return psf / psf.max()
+
+
+# ----------------------------------------------------------------------------- multi-coil raw data
+def _coil_images(coil_images: np.ndarray) -> np.ndarray:
+    c = validate.array("coil_images", coil_images, ndim=3, real=False, finite=True)
+    if c.dtype.kind != "c":
+        raise validate.ArgumentTypeError("coil_images must be complex (coils, H, W), got dtype "
+                                         f"{c.dtype}")
+    return c
+
+
+def root_sum_of_squares(coil_images: np.ndarray) -> np.ndarray:
+    """The root-sum-of-squares magnitude image ``sqrt(sum_c |x_c|^2)`` of (coils, H, W) images."""
+    c = _coil_images(coil_images)
+    return np.sqrt((np.abs(c) ** 2).sum(axis=0)).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- compressed sensing
