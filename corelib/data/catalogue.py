@@ -273,11 +273,11 @@ CARDS: tuple[DatasetCard, ...] = (
                     "2 GM, 3 WM) and 56 LPBA40 structures.",
     ),
     DatasetCard(
-        name="twix",
+        name="twix_example",
         title="Siemens raw k-space examples of twixtools (2D GRE and EPI of a phantom, 2 coils)",
         files=tuple(f"example_data/{f}" for f in TWIX_SHA256),
         sources=(mirror("twixtools_example_data"),
-                 cache("twix", url=TWIX_URL.format(file=""),
+                 cache("twix_example", url=TWIX_URL.format(file=""),
                        download=_lazy("corelib.data.remote", "_fetch_twix"))),
         licence="MIT (twixtools LICENSE)",
         citation="Ehses P., twixtools: file reader for Siemens twix (.dat) raw data, "

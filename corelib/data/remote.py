@@ -579,7 +579,7 @@ def load_twix(kind: str = "gre") -> TwixScan:
     from corelib.data.catalogue import TWIX_SHA256
 
     validate.one_of("kind", kind, ("gre",))
-    path = locate("twix") / "example_data" / f"{kind}.dat"
+    path = locate("twix_example") / "example_data" / f"{kind}.dat"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != TWIX_SHA256[f"{kind}.dat"]:
         raise CorruptFileError(f"{path}: sha256 {digest} does not match the catalogue")

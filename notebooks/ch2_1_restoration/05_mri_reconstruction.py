@@ -56,6 +56,9 @@ import pandas as pd
 import torch
 from IPython.display import display
 
+import deepinv  # forward operator and masks (used inside recon_mri)
+import sigpy  # compressed sensing (used inside recon_mri)
+
 import corelib.data as data
 from corelib import report, runtime as rt, viz
 from corelib.restoration import recon_mri as rm
@@ -65,8 +68,9 @@ from corelib.train import fit
 
 t_start = time.perf_counter()
 report.set_notebook("ch2_1_restoration/05_mri_reconstruction")
-card = rt.run_card(seed=0, datasets=["colin27", "mni152", "sri24", "twix"])
+card = rt.run_card(seed=0, datasets=["colin27", "mni152", "sri24", "twix_example"])
 dev = rt.device()
+print(f"deepinv {deepinv.__version__}, sigpy {sigpy.__version__}")
 
 # %% [markdown]
 # All sizes come from one cell. `quick` (two-core CPU) reconstructs
