@@ -293,8 +293,9 @@ p1 = scores(rm.cs_tv(one["k0"], one["mask"], cs_lambda[ACC_HI], cfg["cs_iter"]),
 p2 = scores(rm.cs_tv(one["k0"], one["mask"], cs_lambda[ACC_HI], 2 * cfg["cs_iter"]), one)
 cs_conv = abs(p2["PSNR (dB)"] - p1["PSNR (dB)"])
 report.glue("cs_conv_db", cs_conv)
-_ = report.check(cs_conv < 0.5, "CS-TV must have converged: twice the iterations may change "
-                 "the PSNR of a validation slice by less than 0.5 dB")
+conv_msg = ("CS-TV must have converged: twice the iterations may change the PSNR of a "
+            "validation slice by less than 0.5 dB")
+_ = report.check(cs_conv < 0.5, conv_msg)
 report.glue("cs_lambda_lo", cs_lambda[ACC_LO])
 report.glue("cs_lambda_hi", cs_lambda[ACC_HI])
 cs_seconds = {}
