@@ -18,7 +18,8 @@ def test_lazy_downloads_call_the_remote_fetchers(monkeypatch, tmp_path) -> None:
     from corelib.data import remote
 
     calls = []
-    for name in ("_fetch_msd", "_fetch_ants", "_fetch_medmnist", "_fetch_bccd", "_fetch_sri24"):
+    for name in ("_fetch_msd", "_fetch_ants", "_fetch_medmnist", "_fetch_bccd", "_fetch_sri24",
+                 "_fetch_twix"):
         monkeypatch.setattr(remote, name, lambda *args, name=name: calls.append((name, *args)))
     for c in catalogue.CARDS:
         for source in c.sources:
@@ -26,4 +27,4 @@ def test_lazy_downloads_call_the_remote_fetchers(monkeypatch, tmp_path) -> None:
                 source.download(tmp_path)
     assert calls == [("_fetch_msd", tmp_path), ("_fetch_ants", tmp_path),
                      ("_fetch_medmnist", "breastmnist", tmp_path), ("_fetch_bccd", tmp_path),
-                     ("_fetch_sri24", tmp_path)]
+                     ("_fetch_sri24", tmp_path), ("_fetch_twix", tmp_path)]

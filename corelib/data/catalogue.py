@@ -44,6 +44,13 @@ SRI24_URL = ("https://raw.githubusercontent.com/muschellij2/sri24/"
              "1910b84536976ba5c72498ac19a6ebca40d8d943/inst/extdata/{file}")
 SRI24_FILES = {"t1": "spgr.nii.gz", "pd": "erly.nii.gz", "t2": "late.nii.gz",
                "tissues": "tissues.nii.gz", "lpba40": "lpba40.nii.gz", "lpba40_names": "LPBA40-labels.txt"}
+# Siemens raw k-space (twix) example files of the twixtools repository, at a fixed commit.
+TWIX_COMMIT = "ab8210e15ea38b3f35daa945e273acbac3f01d9f"
+TWIX_URL = f"https://raw.githubusercontent.com/pehses/twixtools/{TWIX_COMMIT}/example_data/{{file}}"
+TWIX_SHA256 = {
+    "gre.dat": "10ce71c8cba94fb47989fe69d45c86673508f178e8b4c2399e805f27936b01ca",
+    "epi.dat": "5311aa6eb58e76ffea5ca5c314299f85a838c7ac35ad5b273cd48863356f3954",
+}
 SRI24_SHA256 = {
     "spgr.nii.gz": "f3901d9eb4b942a222f517f5d8eddb3b4e1411b18e0d00e8db6cb6f4b32cee88",
     "erly.nii.gz": "8120884af3dc03d88817d6d24c0e92485c451e7af1742bec0b09d99e8ad6cb89",
@@ -264,5 +271,22 @@ CARDS: tuple[DatasetCard, ...] = (
         description="One averaged brain (24 subjects, 3 T), skull-stripped and co-registered: T1 (SPGR), "
                     "PD and T2 (early and late FSE echoes), 240x240x155 at 1 mm; tissue map (1 CSF, "
                     "2 GM, 3 WM) and 56 LPBA40 structures.",
+    ),
+    DatasetCard(
+        name="twix_example",
+        title="Siemens raw k-space examples of twixtools (2D GRE and EPI of a phantom, 2 coils)",
+        files=tuple(f"example_data/{f}" for f in TWIX_SHA256),
+        sources=(mirror("twixtools_example_data"),
+                 cache("twix_example", url=TWIX_URL.format(file=""),
+                       download=_lazy("corelib.data.remote", "_fetch_twix"))),
+        licence="MIT (twixtools LICENSE)",
+        citation="Ehses P., twixtools: file reader for Siemens twix (.dat) raw data, "
+                 "https://github.com/pehses/twixtools (MIT)",
+        chapters=("2.1",),
+        version=f"twixtools example_data, commit {TWIX_COMMIT[:7]}",
+        description="Real raw data (Skyra 3 T) of a structured phantom, 2 receive channels, 4 mm "
+                    "slice, FOV 200 mm: gre.dat, a fully sampled 2D GRE (160 lines x 320 readout "
+                    "samples with 2x oversampling); epi.dat, a single-shot EPI (needs ghost "
+                    "correction). Read with pip twixtools.",
     ),
 )

@@ -56,6 +56,8 @@ __all__ = [
     "load_sri24",
     "sri24_lpba40_labels",
     "SRI24_CHANNELS",
+    "TwixScan",
+    "load_twix",
 ]
 
 # ============================================================================ MSD Task04 Hippocampus
@@ -540,3 +542,63 @@ def load_bccd(split: str = "train", scale: float = 1.0, ids: Sequence[str] | Non
 def bccd_label_noise(images: Sequence[BCCDImage]) -> list[tuple[str, str, tuple, str]]:
     """Every dropped annotation of ``images`` as ``(image id, class, VOC box, reason)``."""
     return [(im.image_id, name, box, why) for im in images for name, box, why in im.dropped]
+
+
+# ============================================================================ twix raw k-space
+@dataclass
+class TwixScan:
+    """Raw k-space of one 2D scan: ``kspace`` complex64 (coils, lines, columns), readout
+    oversampling removed, lines in acquisition order of the phase-encode index; ``meta`` holds
+    the matrix, field of view and scanner fields read from the protocol."""
+
+    kspace: np.ndarray
+    meta: dict
+
+
+def _fetch_twix(folder: Path) -> None:
+    """Download the twixtools example files (fixed commit), checking their checksums."""
+    from corelib.data.catalogue import TWIX_SHA256, TWIX_URL
+
+    for name, sha in TWIX_SHA256.items():
+        dest = Path(folder) / "example_data" / name
+        if not dest.exists():
+            fetch.download(TWIX_URL.format(file=name), dest, sha256=sha)
+
+
+def load_twix(kind: str = "gre") -> TwixScan:
+    """The fully sampled 2D GRE of the twixtools examples (``kind="gre"``), read with twixtools.
+
+    Real multi-coil raw data of a phantom (Ehses, twixtools, MIT). The file's checksum is verified;
+    twixtools' own progress output is silenced. Only the GRE is offered: the EPI needs ghost
+    correction from its navigator lines before it is an image.
+    """
+    import contextlib
+    import hashlib
+    import io
+
+    from corelib.data.catalogue import TWIX_SHA256
+
+    validate.one_of("kind", kind, ("gre",))
+    path = locate("twix_example") / "example_data" / f"{kind}.dat"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != TWIX_SHA256[f"{kind}.dat"]:
+        raise CorruptFileError(f"{path}: sha256 {digest} does not match the catalogue")
+    try:
+        import twixtools
+    except ImportError as err:  # pragma: no cover - twixtools is a dependency of the book
+        raise ImportError("load_twix needs twixtools: pip install twixtools") from err
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        twix = twixtools.read_twix(str(path), verbose=False)
+        image = twixtools.map_twix(twix)[-1]["image"]
+        image.flags["remove_os"] = True
+        data = np.asarray(image[:]).squeeze()  # (lines, coils, columns)
+    if data.ndim != 3 or not np.all(np.isfinite(data)):
+        raise CorruptFileError(f"{path}: expected finite (lines, coils, columns) k-space, "
+                               f"got shape {data.shape}")
+    kspace = np.ascontiguousarray(np.transpose(data, (1, 0, 2))).astype(np.complex64)
+    prot = twix[-1]["hdr"].get("MeasYaps", {})
+    fov = prot.get("sSliceArray", {}).get("asSlice", [{}])[0]
+    meta = {"kind": kind, "file": str(path), "coils": kspace.shape[0],
+            "matrix": kspace.shape[1:], "fov_mm": (fov.get("dPhaseFOV"), fov.get("dReadoutFOV")),
+            "slice_mm": fov.get("dThickness"), "object": "phantom"}
+    return TwixScan(kspace, meta)
