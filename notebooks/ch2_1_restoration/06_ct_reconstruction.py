@@ -83,16 +83,19 @@ dev = rt.device()
 cfg = rt.pick(
     quick=dict(size=64, views=(15, 30), i0=5e4, train=range(6, 58), val=range(62, 68),
                test=range(72, 90), tv_lams=(2.5e-5, 5e-5, 1e-4, 2e-4, 4e-4, 8e-4),
-               tv_iter=300, tv_ratio=300.0, tv_tol=1e-2, steps=200, batch=8, lr=1e-3, lpd_iter=5, lpd_width=16,
+               tv_iter=300, tv_ratio=300.0, tv_tol=1e-2, steps=200, batch=8, lr=1e-3,
+               lpd_iter=5, lpd_width=16,
                unet_channels=(16, 32, 64), dd_width=28, dd_depth=5,
                sweep_views=(10, 15, 20, 30, 45, 60, 90)),
     full=dict(size=128, views=(30, 60), i0=5e4, train=range(4, 58), val=range(62, 68),
               test=range(72, 96),
               tv_lams=(1.25e-5, 2.5e-5, 5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3),
-              tv_iter=600, tv_ratio=300.0, tv_tol=1e-2, steps=3000, batch=16, lr=1e-3, lpd_iter=10, lpd_width=32,
+              tv_iter=600, tv_ratio=300.0, tv_tol=1e-2, steps=3000, batch=16, lr=1e-3,
+              lpd_iter=10, lpd_width=32,
               unet_channels=(32, 64, 128), dd_width=64, dd_depth=5,
               sweep_views=(15, 20, 30, 45, 60, 90, 120, 180)),
-    smoke=dict(batch=2),  # a smoke run only executes the code path
+    # a smoke run only executes the code path: small batches, a few TV iterations
+    smoke=dict(batch=2, tv_iter=30),
 )
 slices = {split: rt.cases(cfg[split]) for split in ("train", "val", "test")}
 V_SPARSE, V_DENSE = cfg["views"]
@@ -131,10 +134,10 @@ report.glue("pixel_mm", 10 * pixel_cm)
 
 
 def slab(ks: range) -> np.ndarray:
-    """Slices ``ks`` resized to ``size`` pixels, as attenuation relative to water, air outside
-    the field of view."""
-    hu = np.stack([resize(ct.array[k].astype(np.float32), (size, size), anti_aliasing=True,
-                          preserve_range=True) for k in ks])
+    """Slices ``ks`` resized to ``size`` pixels, as attenuation relative to water, air
+    outside the field of view."""
+    hu = np.stack([resize(ct.array[k].astype(np.float32), (size, size),
+                          anti_aliasing=True, preserve_range=True) for k in ks])
     return (rc.hu_to_x(hu) * fov).astype(np.float32)
 
 
@@ -178,8 +181,11 @@ for v, ph in physics.items():
 # %%
 k = len(x["test"]) // 2
 win = viz.ct_window("soft")
-fbp_hu = {v: rc.x_to_hu(rc.reconstruct(lambda s, v=v: rc.fbp(physics[v], s), y["test", v]))
-          for v in cfg["views"]}
+def fbp_of(v: int, sino: torch.Tensor) -> np.ndarray:
+    return rc.x_to_hu(rc.reconstruct(lambda s: rc.fbp(physics[v], s), sino))
+
+
+fbp_hu = {v: fbp_of(v, y["test", v]) for v in cfg["views"]}
 fig, axes = plt.subplots(2, 3, figsize=(10, 6.4), layout="constrained")
 for row, v in zip(axes, cfg["views"]):
     sino = y["test", v][k, 0].numpy()
@@ -258,8 +264,8 @@ for v in cfg["views"]:
 report.glue("tv_decrease_max", max(tv_decrease.values()))
 report.glue("cfg_tv_tol", cfg["tv_tol"])
 _ = report.check(max(tv_decrease.values()) < cfg["tv_tol"],
-                 "TV (PDHG) must have converged: objective decrease over the last third of "
-                 "the iterations below tv_tol")
+                 "TV (PDHG) must have converged: objective decrease over the last third "
+                 "of the iterations below tv_tol")
 _ = report.check(all(lams[0] < lam < lams[-1] for lam in tv_lam.values()) or rt.smoke(),
                  "the TV weight chosen on validation must lie inside the grid tv_lams, "
                  "not at its edge")
@@ -311,8 +317,9 @@ def make(name: str, ph: object) -> torch.nn.Module:
 
 
 LEARNED = ["FBP + U-Net", "learned primal-dual", "dual-domain"]
-train_loader = torch.utils.data.DataLoader(PairPatches(x["train"], x["train"], size, seed=1),
-                                           batch_size=cfg["batch"])
+# the whole slice as the "patch": random flips of whole training slices
+train_set = PairPatches(x["train"], x["train"], size, seed=1)
+train_loader = torch.utils.data.DataLoader(train_set, batch_size=cfg["batch"])
 models, histories = {}, {}
 for v in cfg["views"]:
     y_val = y["val", v]
@@ -353,7 +360,8 @@ for v in cfg["views"]:
     outputs["TV", v], seconds["TV", v] = tv_out[v], tv_seconds[v]
     for name in LEARNED:
         t0 = time.perf_counter()
-        outputs[name, v] = rc.x_to_hu(rc.reconstruct(models[name, v], y["test", v].to(dev)))
+        out = rc.reconstruct(models[name, v], y["test", v].to(dev))
+        outputs[name, v] = rc.x_to_hu(out)
         seconds[name, v] = (time.perf_counter() - t0) / len(y["test", v])
 
 per_slice = {key: scores(out, truth_hu["test"]) for key, out in outputs.items()}
@@ -365,8 +373,10 @@ for (name, v), s in per_slice.items():
                  "parameters": rc.count_parameters(models[name, v]) if learned else 0,
                  "training (s)": histories[name, v].seconds if learned else 0.0,
                  "reconstruction (ms/slice)": 1000 * seconds[name, v]})
-table = pd.DataFrame(rows).set_index(["views", "method"]).sort_index(level=0, sort_remaining=False)
-table.round({"PSNR (dB)": 2, "SSIM": 3, "training (s)": 1, "reconstruction (ms/slice)": 1})
+table = pd.DataFrame(rows).set_index(["views", "method"])
+table = table.sort_index(level=0, sort_remaining=False)
+table.round({"PSNR (dB)": 2, "SSIM": 3, "training (s)": 1,
+             "reconstruction (ms/slice)": 1})
 
 # %%
 psnr = {key: float(s["PSNR (dB)"].mean()) for key, s in per_slice.items()}
@@ -395,7 +405,8 @@ report.glue("params_dd", params["dual-domain"])
 # %%
 zoom = tuple(int(f * size) for f in (0.30, 0.60, 0.30, 0.60))
 for names in (["FBP", "TV"], ["FBP + U-Net", "learned primal-dual"]):
-    viz.compare_with_errors(truth_hu["test"][k], {n: outputs[n, V_SPARSE][k] for n in names},
+    tests = {n: outputs[n, V_SPARSE][k] for n in names}
+    viz.compare_with_errors(truth_hu["test"][k], tests,
                             window="soft", error_vmax=300.0, reference_title="truth",
                             suptitle=f"test slice {slices['test'][k]}, {V_SPARSE} views "
                                      "(soft-tissue window, HU)")
@@ -410,14 +421,16 @@ for names in (["FBP", "TV"], ["FBP + U-Net", "learned primal-dual"]):
 sweep = {}
 for v in cfg["sweep_views"]:
     ph = physics[v] if v in physics else rc.tomography(v, size)
-    sino = rc.simulate_sinogram(ph, torch.from_numpy(x["test"])[:, None], cfg["i0"], pixel_cm,
-                                generator=torch.Generator().manual_seed(100 + v))
-    sweep[v] = mean_psnr(rc.x_to_hu(rc.reconstruct(lambda s, ph=ph: rc.fbp(ph, s), sino)),
-                         truth_hu["test"])
+    g = torch.Generator().manual_seed(100 + v)
+    sino = rc.simulate_sinogram(ph, torch.from_numpy(x["test"])[:, None], cfg["i0"],
+                                pixel_cm, generator=g)
+    out = rc.reconstruct(lambda s, ph=ph: rc.fbp(ph, s), sino)
+    sweep[v] = mean_psnr(rc.x_to_hu(out), truth_hu["test"])
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 ax.plot(list(sweep), list(sweep.values()), "k.-", label="FBP")
 for name, marker in zip(["TV", *LEARNED], "sodv"):
-    ax.plot(cfg["views"], [psnr[name, v] for v in cfg["views"]], marker, ls=":", label=name)
+    ax.plot(cfg["views"], [psnr[name, v] for v in cfg["views"]], marker, ls=":",
+            label=name)
 ax.set(xlabel="number of views", ylabel="mean PSNR on the test slab (dB)",
        title="PSNR vs views", xscale="log")
 ax.set_xticks(list(sweep), [str(v) for v in sweep])
@@ -456,10 +469,11 @@ v_a = report.all_of(
 )
 report.claim("C-RC-a", v_a, evidence=ev + f"; TV weight chosen on validation "
                                           f"({tv_lam[V_SPARSE]:g})")
-v_b = report.compare(lpd, S["FBP + U-Net", V_SPARSE], what="LPD − FBP + U-Net", unit="dB")
-report.claim("C-RC-b", v_b, evidence=ev + f"; parameters LPD {params['learned primal-dual']}, "
-                                          f"U-Net {params['FBP + U-Net']}, "
-                                          f"{cfg['steps']} steps each")
+v_b = report.compare(lpd, S["FBP + U-Net", V_SPARSE], what="LPD − FBP + U-Net",
+                     unit="dB")
+report.claim("C-RC-b", v_b,
+             evidence=ev + f"; parameters LPD {params['learned primal-dual']}, "
+                           f"U-Net {params['FBP + U-Net']}, {cfg['steps']} steps each")
 v_dd = report.compare(S["dual-domain", V_SPARSE], S["FBP + U-Net", V_SPARSE],
                       what="dual-domain − FBP + U-Net", unit="dB")
 v_dense = report.compare(S["learned primal-dual", V_DENSE], S["FBP + U-Net", V_DENSE],
@@ -475,12 +489,14 @@ gap = psnr["learned primal-dual", V_SPARSE] - psnr["FBP + U-Net", V_SPARSE]
 report.glue("lpd_minus_unet", gap)
 report.headline("learned primal-dual PSNR, sparsest views", psnr["learned primal-dual",
                                                                   V_SPARSE], unit="dB")
-report.headline("learned primal-dual − FBP + U-Net, PSNR, sparsest views", gap, unit="dB")
+report.headline("learned primal-dual − FBP + U-Net, PSNR, sparsest views", gap,
+                unit="dB")
 report.record({"table": table.reset_index().to_dict("records"),
                "views": list(cfg["views"]), "i0": cfg["i0"],
                "tv_lambda": {str(v): lam for v, lam in tv_lam.items()},
                "fbp_sweep": {str(v): p for v, p in sweep.items()},
-               "psnr_rule": "HU, inside the field of view, no clipping, data range 2000 HU",
+               "psnr_rule": "HU, inside the field of view, no clipping, "
+                            "data range 2000 HU",
                "seconds": time.perf_counter() - t_start})
 _ = report.check(gap > 0, "learned primal-dual must beat FBP + U-Net in mean PSNR at the "
                           "sparsest view count")
@@ -530,11 +546,11 @@ else:
     print("Solution 1 trains a network: it runs in the full profile only.")
 
 # %% tags=["solution", "hide-cell"]
-# Solution 2: no training. The U-Net weights do not depend on the number of views, so the
-# network trained at the denser setting can be put behind the sparser FBP; it meets streaks
-# stronger than any it was trained on. Learned primal-dual's dual CNNs work on sinograms with
-# a fixed number of views and its operator is part of the model: it has to be rebuilt (and
-# retrained) for another geometry.
+# Solution 2: no training. The U-Net weights do not depend on the number of views,
+# so the network trained at the denser setting can be put behind the sparser FBP; it
+# meets streaks stronger than any it was trained on. Learned primal-dual's dual CNNs
+# work on sinograms with a fixed number of views and its operator is part of the
+# model: it has to be rebuilt (and retrained) for another geometry.
 moved = rc.FBPUNet(physics[V_SPARSE], cfg["unet_channels"]).to(dev)
 moved.load_state_dict(models["FBP + U-Net", V_DENSE].state_dict())
 out = rc.x_to_hu(rc.reconstruct(moved, y["test", V_SPARSE].to(dev)))
