@@ -90,7 +90,7 @@ cfg = rt.pick(
     full=dict(size=128, views=(30, 60), i0=5e4, train=range(4, 58), val=range(62, 68),
               test=range(72, 96),
               tv_lams=(1.25e-5, 2.5e-5, 5e-5, 1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3),
-              tv_iter=600, tv_ratio=300.0, tv_tol=1e-2, steps=3000, batch=16, lr=1e-3,
+              tv_iter=600, tv_ratio=300.0, tv_tol=1e-2, steps=2000, batch=16, lr=1e-3,
               lpd_iter=10, lpd_width=32,
               unet_channels=(32, 64, 128), dd_width=64, dd_depth=5,
               sweep_views=(15, 20, 30, 45, 60, 90, 120, 180)),
