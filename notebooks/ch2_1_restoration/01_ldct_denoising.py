@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 2.1 Low-dose CT denoising: CNN-DAE, RED-CNN, WGAN-VGG and training from noisy data only
+# # 2.1a Low-dose CT denoising: CNN-DAE, RED-CNN, WGAN-VGG and training from noisy data only
 #
 # *Survey §2.1.1* {cite}`wang2020survey`, methods {cite}`ref1,ref2,ref4,ref8`
 #

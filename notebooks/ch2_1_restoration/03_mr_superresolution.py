@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 2.2 MR super-resolution: SRCNN, residual and sub-pixel networks, in-plane and through-plane
+# # 2.1c MR super-resolution: SRCNN, residual and sub-pixel networks, in-plane and through-plane
 #
 # *Survey §2.1.2* {cite}`wang2020survey`, methods {cite}`ref10,ref11,ref15`
 #

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 2.2b SR architectures at a matched parameter budget
+# # 2.1d SR architectures at a matched parameter budget
 #
 # *Survey §2.1.2* {cite}`wang2020survey`, methods {cite}`ref10,ref12,ref13,ref14,ref17`
 #

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 2.3 MRI reconstruction from undersampled k-space: U-Net, deep cascade and KIKI-Net
+# # 2.1e MRI reconstruction from undersampled k-space: U-Net, deep cascade and KIKI-Net
 #
 # *Survey §2.1.3* {cite}`wang2020survey`, methods {cite}`ref23,ref25,ref27`, metrics
 # {cite}`zbontar2018fastmri`
