@@ -1,4 +1,4 @@
-"""Chapter 5 (outlook), robustness (OL3): hippocampus crops of other brains, graded intensity shifts.
+"""Chapter 5 (outlook), few labels (OL1) and robustness (OL3): hippocampus crops of other brains, graded intensity shifts.
 
 A hippocampus segmenter trained on MSD Task04 crops is tested, unchanged, on the hippocampi of
 other real brains (:func:`real_hippocampi`: Colin27 with AAL, MNI152 with AAL carried by MNI
@@ -11,6 +11,11 @@ crop is oriented like a *left* hippocampus: every MSD case correlates better wit
 than with its mirror image, and so do the left hippocampi of Colin27, MNI152 and SRI24 as they are
 and their right hippocampi mirrored along axis 0 (checked in ``tests/test_outlook.py`` and in the
 OL3 notebook).
+
+Few labels (OL1): :func:`pseudo_labels` and :func:`masked_dice_ce` are the two pieces of
+pseudo-labelling (Lee 2013, "Pseudo-Label: the simple and efficient semi-supervised learning
+method for deep neural networks", ICML workshop): a network trained on the labelled images labels
+the unlabelled ones with its own confident predictions, and is trained further on both.
 """
 from __future__ import annotations
 
@@ -21,8 +26,11 @@ import numpy as np
 
 from corelib import validate
 
-__all__ = ["MSD_CROP", "SHIFTS", "RealCase", "hippocampus_crop", "real_hippocampi", "shift",
-           "whole_dice"]
+__all__ = ["IGNORE", "MSD_CROP", "SHIFTS", "RealCase", "hippocampus_crop", "masked_dice_ce",
+           "pseudo_labels", "real_hippocampi", "shift", "whole_dice"]
+
+#: Label value of a pixel without a (confident) label: left out of :func:`masked_dice_ce`.
+IGNORE = -1
 
 #: Field of view of the real-brain crops, voxels of 1 mm: the mean MSD Task04 crop (35 x 50 x 36).
 MSD_CROP = (36, 50, 36)
@@ -189,3 +197,55 @@ def whole_dice(prob: Any, truth: Any) -> float:
     pred = p[1:].sum(0) > 0.5
     denom = pred.sum() + t.sum()
     return 1.0 if denom == 0 else float(2 * (pred & t).sum() / denom)
+
+
+def pseudo_labels(prob: Any, threshold: float = 0.9) -> np.ndarray:
+    """Hard pseudo-labels from class probabilities ``(C, ...)`` (Lee 2013, *Pseudo-Label*): the most
+    probable class where its probability exceeds ``threshold``, :data:`IGNORE` (-1) elsewhere.
+
+    Returns an int64 array of the spatial shape. ``threshold`` 0 keeps every pixel.
+    """
+    p = np.asarray(getattr(prob, "numpy", lambda: prob)(), dtype=np.float64)
+    validate.in_range("threshold", threshold, 0, 1)
+    if p.ndim < 2 or p.shape[0] < 2:
+        raise ValueError(f"prob must be (classes >= 2, ...), got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("prob must be finite")
+    out = p.argmax(0).astype(np.int64)
+    out[p.max(0) <= threshold] = IGNORE
+    return out
+
+
+def masked_dice_ce(logits: Any, target: Any, smooth: float = 1e-5) -> Any:
+    """Dice + cross-entropy (as the book's ``seg.make_loss("dicece")``: MONAI ``DiceCELoss`` with
+    softmax, one-hot targets, batch Dice, background left out of the Dice) that leaves
+    out every pixel whose ``target`` is :data:`IGNORE`: the loss of a batch mixing true labels and
+    thresholded pseudo-labels (:func:`pseudo_labels`).
+
+    ``logits`` ``(N, C, ...)``, ``target`` ``(N, ...)`` int with values in ``0..C-1`` or -1. Dice is
+    soft, per class over the whole batch (classes 1.., not background), averaged over classes; the
+    cross-entropy is the mean over the kept pixels. A batch with no kept pixel gives a zero loss
+    that still carries a gradient graph.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if logits.ndim != target.ndim + 1 or logits.shape[2:] != target.shape[1:] \
+            or logits.shape[0] != target.shape[0]:
+        raise ValueError(f"logits {tuple(logits.shape)} must be (N, C, *{tuple(target.shape[1:])})")
+    n_classes = logits.shape[1]
+    target = target.long()
+    if ((target < IGNORE) | (target >= n_classes)).any():
+        raise ValueError(f"target values must lie in {IGNORE}..{n_classes - 1}")
+    keep = target != IGNORE
+    if not keep.any():
+        return logits.sum() * 0.0
+    ce = F.cross_entropy(logits, target, ignore_index=IGNORE)
+    prob = logits.softmax(1)
+    onehot = F.one_hot(target.clamp(min=0), n_classes).movedim(-1, 1).to(prob.dtype)
+    w = keep[:, None].to(prob.dtype)
+    dims = [0, *range(2, logits.ndim)]
+    inter = (prob * onehot * w).sum(dims)
+    denom = (prob * w).sum(dims) + (onehot * w).sum(dims)
+    dice = 1 - (2 * inter + smooth) / (denom + smooth)
+    return dice[1:].mean() + ce

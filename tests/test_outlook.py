@@ -182,3 +182,45 @@ def test_outlook_statements_are_claims_on_the_scorecard(tmp_path, monkeypatch):
 def test_the_book_map_lists_the_ol3_statements():
     catalogue = report.claims_catalogue(report.MAP_PATH)
     assert {"O-OL3-a", "O-OL3-b", "O-OL3-c"} <= set(catalogue)
+
+
+def test_pseudo_labels_keep_only_confident_pixels():
+    p = np.zeros((3, 2, 2))
+    p[:, 0, 0] = (0.95, 0.03, 0.02)   # confident background
+    p[:, 0, 1] = (0.05, 0.91, 0.04)   # confident class 1
+    p[:, 1, 0] = (0.30, 0.30, 0.40)   # unsure
+    p[:, 1, 1] = (0.05, 0.05, 0.90)   # exactly at the threshold: left out
+    out = ol.pseudo_labels(p, threshold=0.9)
+    assert out.tolist() == [[0, 1], [ol.IGNORE, ol.IGNORE]]
+    assert ol.pseudo_labels(p, threshold=0.0).tolist() == [[0, 1], [2, 2]]
+    with pytest.raises(ValueError):
+        ol.pseudo_labels(p[:1])
+    with pytest.raises(ValueError):
+        ol.pseudo_labels(p, threshold=1.5)
+
+
+def test_masked_dice_ce_matches_dicece_and_ignores_pixels():
+    import torch
+
+    from corelib import segmentation as seg
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 3, 8, 6, generator=g)
+    y = torch.randint(0, 3, (4, 8, 6), generator=g)
+    ref = seg.make_loss("dicece")(logits, y)
+    assert torch.allclose(ol.masked_dice_ce(logits, y), ref, atol=1e-5)
+    # ignored pixels do not count, whatever the logits there
+    y2 = y.clone()
+    y2[:, :4] = ol.IGNORE
+    other = logits.clone()
+    other[:, :, :4] = torch.randn(4, 3, 4, 6, generator=g) * 10
+    assert torch.allclose(ol.masked_dice_ce(logits, y2), ol.masked_dice_ce(other, y2))
+    assert not torch.allclose(ol.masked_dice_ce(logits, y2), ol.masked_dice_ce(logits, y))
+    # the ignored half gets no gradient
+    lg = logits.clone().requires_grad_(True)
+    ol.masked_dice_ce(lg, y2).backward()
+    assert lg.grad[:, :, :4].abs().max() == 0 and lg.grad[:, :, 4:].abs().max() > 0
+    everything_ignored = torch.full_like(y, ol.IGNORE)
+    assert float(ol.masked_dice_ce(logits, everything_ignored)) == 0.0
+    with pytest.raises(ValueError):
+        ol.masked_dice_ce(logits, y + 5)
