@@ -747,7 +747,7 @@ def timings_markdown(results: list[dict[str, Any]], ledger: list[dict[str, Any]]
         q, f = quick.get(name), full.get(name)
         q_text = f"{q['seconds']:.0f} s" if q and q.get("seconds") is not None else "not run yet"
         f_text = (f"{f['seconds']:.0f} s ({f.get('gpu') or 'GPU'}, {str(f.get('updated', ''))[:10]})"
-                  if f and f.get("seconds") is not None else "not yet run on a GPU")
+                  if f and f.get("seconds") is not None else "not yet")
         chapter, _, short = name.partition("/")
         rows.append(f"| {_cell(chapter)} | `{_cell(short)}` | {q_text} | {_cell(f_text)} |")
     if not rows:

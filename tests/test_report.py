@@ -286,7 +286,7 @@ def test_timings_table_for_the_course_page(tmp_path):
                  gpu="NVIDIA H200", updated="2026-12-02T10:00:00+00:00")]
     md = report.timings_markdown(quick, full, ["ch1_foundations/02_preprocessing"])
     assert "| ch1_foundations | `01_data_tour` | 12 s | 42 s (NVIDIA H200, 2026-12-02) |" in md
-    assert "| ch1_foundations | `02_preprocessing` | not run yet | not yet run on a GPU |" in md
+    assert "| ch1_foundations | `02_preprocessing` | not run yet | not yet |" in md
     assert report.timings_markdown([], None) == "No timings recorded yet.\n"
     out = report.write_timings(tmp_path / "timings.md", results=tmp_path / "none")
     assert "`01_data_tour` | not run yet" in out.read_text()  # every notebook of the book is listed
